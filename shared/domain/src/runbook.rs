@@ -1,0 +1,404 @@
+//! The customer's runbook: accounts, environments, owners, response targets, correlation window.
+//!
+//! A YAML file, documented in `docs/runbook.md`; `examples/runbook.yaml` is a complete example.
+//! Unknown keys are rejected so that a typo (`response_deadline:`) is an error at start-up, not
+//! a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use chrono::Duration;
+use serde::{Deserialize, Deserializer};
+
+use crate::asff::SeverityLabel;
+use crate::error::RunbookError;
+
+/// Deployment environment of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Environment {
+    Unknown,
+    Dev,
+    Test,
+    Production,
+}
+
+impl Environment {
+    /// Maps common names (`prod`, `Production`, `staging`, `qa`, `development`, `sandbox`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "production" | "prod" | "prd" | "live" => Some(Self::Production),
+            "test" | "testing" | "staging" | "stage" | "stg" | "qa" | "uat" | "preprod" => {
+                Some(Self::Test)
+            }
+            "dev" | "development" | "sandbox" | "sbx" => Some(Self::Dev),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Dev => "dev",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Environment {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Environment::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown environment {s:?} (use production, test or dev)"
+            ))
+        })
+    }
+}
+
+/// A duration written as `30m`, `1h`, `4h`, `90s`, `2d` or `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        if s.is_empty() {
+            return None;
+        }
+        let mut total = Duration::zero();
+        let mut num = String::new();
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let n: i64 = num.parse().ok()?;
+            num.clear();
+            let part = match c {
+                's' => Duration::try_seconds(n)?,
+                'm' => Duration::try_minutes(n)?,
+                'h' => Duration::try_hours(n)?,
+                'd' => Duration::try_days(n)?,
+                _ => return None,
+            };
+            total = total.checked_add(&part)?;
+        }
+        if !num.is_empty() {
+            return None; // a bare number is ambiguous: require a unit
+        }
+        (total > Duration::zero()).then_some(Self(total))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        HumanDuration::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "invalid duration {s:?} (write e.g. 30m, 1h, 4h, 2d)"
+            ))
+        })
+    }
+}
+
+/// Response targets per severity. An absent severity has no deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadlines {
+    pub critical: Option<HumanDuration>,
+    pub high: Option<HumanDuration>,
+    pub medium: Option<HumanDuration>,
+    pub low: Option<HumanDuration>,
+    pub informational: Option<HumanDuration>,
+}
+
+impl Deadlines {
+    pub fn get(&self, s: SeverityLabel) -> Option<Duration> {
+        match s {
+            SeverityLabel::Critical => self.critical,
+            SeverityLabel::High => self.high,
+            SeverityLabel::Medium => self.medium,
+            SeverityLabel::Low => self.low,
+            SeverityLabel::Informational => self.informational,
+        }
+        .map(|d| d.0)
+    }
+
+    /// The product defaults: Critical 30 min, High 60 min, Medium 4 h, Low and Informational none.
+    pub fn product_default() -> Self {
+        Self {
+            critical: Some(HumanDuration(Duration::minutes(30))),
+            high: Some(HumanDuration(Duration::minutes(60))),
+            medium: Some(HumanDuration(Duration::hours(4))),
+            low: None,
+            informational: None,
+        }
+    }
+
+    /// `self` with the severities that `over` sets replaced.
+    fn overlay(&self, over: &Deadlines) -> Deadlines {
+        Deadlines {
+            critical: over.critical.or(self.critical),
+            high: over.high.or(self.high),
+            medium: over.medium.or(self.medium),
+            low: over.low.or(self.low),
+            informational: over.informational.or(self.informational),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default = "default_environment")]
+    pub environment: Environment,
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+fn default_environment() -> Environment {
+    Environment::Production
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            environment: default_environment(),
+            owner: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correlation {
+    /// A finding joins an incident whose findings were seen within this time of it.
+    #[serde(default = "default_window")]
+    pub window: HumanDuration,
+}
+
+fn default_window() -> HumanDuration {
+    HumanDuration(Duration::hours(24))
+}
+
+impl Default for Correlation {
+    fn default() -> Self {
+        Self {
+            window: default_window(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentSettings {
+    #[serde(default)]
+    pub response_deadlines: Deadlines,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub name: Option<String>,
+    pub environment: Option<Environment>,
+    pub owner: Option<String>,
+}
+
+/// The whole runbook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub correlation: Correlation,
+    #[serde(default = "Deadlines::product_default")]
+    pub response_deadlines: Deadlines,
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentSettings>,
+    #[serde(default)]
+    pub accounts: BTreeMap<String, AccountEntry>,
+}
+
+impl Default for Runbook {
+    fn default() -> Self {
+        Self {
+            defaults: Defaults::default(),
+            correlation: Correlation::default(),
+            response_deadlines: Deadlines::product_default(),
+            environments: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+        }
+    }
+}
+
+impl Runbook {
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, RunbookError> {
+        let rb: Runbook = serde_yaml_ng::from_str(text).map_err(|e| RunbookError::Invalid {
+            origin: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        rb.validate(origin)?;
+        Ok(rb)
+    }
+
+    pub fn from_path(path: &Path) -> Result<Self, RunbookError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RunbookError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_yaml(&text, &path.display().to_string())
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), RunbookError> {
+        for id in self.accounts.keys() {
+            if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
+                return Err(RunbookError::Invalid {
+                    origin: origin.to_owned(),
+                    message: format!(
+                        "accounts: {id:?} is not a 12-digit account id (quote it in YAML)"
+                    ),
+                });
+            }
+        }
+        for name in self.environments.keys() {
+            if Environment::parse(name).is_none() {
+                return Err(RunbookError::Invalid {
+                    origin: origin.to_owned(),
+                    message: format!("environments: unknown environment {name:?}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn window(&self) -> Duration {
+        self.correlation.window.0
+    }
+
+    /// Response target for a severity in an environment (environment overrides win).
+    pub fn deadline_for(&self, env: Environment, severity: SeverityLabel) -> Option<Duration> {
+        let over = self
+            .environments
+            .iter()
+            .find(|(name, _)| Environment::parse(name) == Some(env))
+            .map(|(_, s)| &s.response_deadlines);
+        match over {
+            Some(o) => self.response_deadlines.overlay(o).get(severity),
+            None => self.response_deadlines.get(severity),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+defaults:
+  environment: dev
+  owner: secops@example.com
+correlation:
+  window: 12h
+response_deadlines:
+  critical: 30m
+  high: 60m
+  medium: 4h
+environments:
+  production:
+    response_deadlines: { critical: 15m }
+accounts:
+  "111111111111": { name: payments-prod, environment: production, owner: pay@example.com }
+"#;
+
+    #[test]
+    fn the_example_runbook_loads() {
+        let rb = Runbook::from_yaml(EXAMPLE, "test").unwrap();
+        assert_eq!(rb.window(), Duration::hours(12));
+        assert_eq!(rb.defaults.environment, Environment::Dev);
+        assert_eq!(
+            rb.accounts["111111111111"].name.as_deref(),
+            Some("payments-prod")
+        );
+    }
+
+    #[test]
+    fn environment_overrides_replace_only_the_severities_they_set() {
+        let rb = Runbook::from_yaml(EXAMPLE, "test").unwrap();
+        let p = Environment::Production;
+        assert_eq!(
+            rb.deadline_for(p, SeverityLabel::Critical),
+            Some(Duration::minutes(15))
+        );
+        assert_eq!(
+            rb.deadline_for(p, SeverityLabel::High),
+            Some(Duration::minutes(60))
+        );
+        assert_eq!(
+            rb.deadline_for(Environment::Dev, SeverityLabel::Critical),
+            Some(Duration::minutes(30))
+        );
+        assert_eq!(rb.deadline_for(p, SeverityLabel::Low), None);
+    }
+
+    #[test]
+    fn an_empty_runbook_gives_product_defaults() {
+        let rb = Runbook::from_yaml("{}", "empty").unwrap();
+        assert_eq!(rb, Runbook::default());
+        let e = Environment::Production;
+        assert_eq!(
+            rb.deadline_for(e, SeverityLabel::Critical),
+            Some(Duration::minutes(30))
+        );
+        assert_eq!(
+            rb.deadline_for(e, SeverityLabel::High),
+            Some(Duration::minutes(60))
+        );
+        assert_eq!(
+            rb.deadline_for(e, SeverityLabel::Medium),
+            Some(Duration::hours(4))
+        );
+        assert_eq!(rb.deadline_for(e, SeverityLabel::Informational), None);
+        assert_eq!(rb.window(), Duration::hours(24));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_errors_naming_the_problem() {
+        let e = Runbook::from_yaml("response_deadline: {}", "rb.yaml").unwrap_err();
+        assert!(e.to_string().contains("response_deadline"), "{e}");
+        let e = Runbook::from_yaml("response_deadlines: {high: 60}", "rb").unwrap_err();
+        assert!(e.to_string().contains("duration"), "{e}");
+        let e = Runbook::from_yaml("accounts: {12: {name: x}}", "rb").unwrap_err();
+        assert!(e.to_string().contains("12-digit"), "{e}");
+        let e = Runbook::from_yaml("defaults: {environment: moon}", "rb").unwrap_err();
+        assert!(e.to_string().contains("moon"), "{e}");
+    }
+
+    #[test]
+    fn durations_parse_common_forms() {
+        let p = |s| HumanDuration::parse(s).map(|d| d.0);
+        assert_eq!(p("30m"), Some(Duration::minutes(30)));
+        assert_eq!(p("1h30m"), Some(Duration::minutes(90)));
+        assert_eq!(p("2d"), Some(Duration::days(2)));
+        assert_eq!(p("45s"), Some(Duration::seconds(45)));
+        assert_eq!(p("60"), None);
+        assert_eq!(p("0m"), None);
+        assert_eq!(p("1w"), None);
+        assert_eq!(p(""), None);
+    }
+
+    #[test]
+    fn environment_names_map_to_three_environments() {
+        assert_eq!(Environment::parse("Prod"), Some(Environment::Production));
+        assert_eq!(Environment::parse("STAGING"), Some(Environment::Test));
+        assert_eq!(Environment::parse("sandbox"), Some(Environment::Dev));
+        assert_eq!(Environment::parse("mars"), None);
+    }
+}
