@@ -1,1 +1,24 @@
-fn main() {}
+//! Composition root of the `ingest` Lambda: tracing, configuration, clients, run.
+#![recursion_limit = "256"]
+
+use ingest::{handle, Deps};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use vigil_aws::{dynamodb_client, DynamoStore, IngestConfig};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // JSON when Lambda's log format is JSON; level from AWS_LAMBDA_LOG_LEVEL or RUST_LOG.
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = IngestConfig::from_env()?;
+    let deps = Deps {
+        store: DynamoStore::new(dynamodb_client().await, config.table_name),
+        runbook: config.runbook,
+        settings: config.settings,
+        emit_metrics: true,
+    };
+    let deps = &deps;
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move { handle(deps, event).await },
+    ))
+    .await
+}
