@@ -130,7 +130,17 @@ impl GuardDutyType {
         for t in f.types() {
             let parts: Vec<&str> = t.split('/').collect();
             if let Some(i) = parts.iter().position(|p| p.contains(':')) {
-                if let Some(gd) = Self::parse(&parts[i..].join("/")) {
+                let mut text = parts[i..].join("/");
+                // `TTPs/AnomalousBehavior/Execution:Kubernetes-ExecInPod` is
+                // `Execution:Kubernetes/AnomalousBehavior.ExecInPod`: a family in the namespace.
+                if i == 2 && parts[0] == "TTPs" && parts[1] == "AnomalousBehavior" {
+                    if let Some((head, tail)) =
+                        text.split_once('-').filter(|(h, _)| !h.contains('/'))
+                    {
+                        text = format!("{head}/AnomalousBehavior.{tail}");
+                    }
+                }
+                if let Some(gd) = Self::parse(&text) {
                     return Some(gd);
                 }
             }
@@ -188,6 +198,14 @@ const TACTICS: [&str; 14] = [
     "Impact",
 ];
 
+/// The tactic named `s`, compared case-insensitively and ignoring spaces
+/// (`Defense Evasion`, `DefenseEvasion`).
+fn tactic_named(s: &str) -> Option<&'static str> {
+    let squash = |x: &str| x.replace(' ', "").to_ascii_lowercase();
+    let want = squash(s);
+    TACTICS.iter().copied().find(|t| squash(t) == want)
+}
+
 /// The MITRE ATT&CK tactic of a finding: from `TTPs/<Tactic>/...` in `Types`, else from
 /// `Effects/...`, else from the GuardDuty threat purpose.
 pub fn mitre_tactic(f: &Finding, gd: Option<&GuardDutyType>) -> Option<&'static str> {
@@ -196,7 +214,7 @@ pub fn mitre_tactic(f: &Finding, gd: Option<&GuardDutyType>) -> Option<&'static 
         let ns = parts.next().unwrap_or_default();
         let second = parts.next().unwrap_or_default().trim();
         if ns.eq_ignore_ascii_case("TTPs") {
-            if let Some(tac) = TACTICS.iter().find(|x| x.eq_ignore_ascii_case(second)) {
+            if let Some(tac) = tactic_named(second) {
                 return Some(tac);
             }
         }

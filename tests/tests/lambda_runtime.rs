@@ -1,0 +1,188 @@
+//! End to end under the real Lambda runtime API: the `ingest` binary runs against the runtime
+//! API emulator of `cargo lambda watch`, is invoked with fixture events, and the results are read
+//! from DynamoDB Local.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use vigil_domain::incident::{FindingRecord, Incident};
+use vigil_e2e::{ddb_endpoint, fixture_events, fresh_store, root, service};
+
+/// Kills the child process when dropped.
+struct Guard(Child);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
+fn wait_for_port(port: u16) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "runtime API on :{port} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn invoke(cargo_lambda: &str, port: u16, args: &[&str]) -> Output {
+    Command::new(cargo_lambda)
+        .args([
+            "lambda",
+            "invoke",
+            "-A",
+            "127.0.0.1",
+            "-P",
+            &port.to_string(),
+        ])
+        .args(args)
+        .output()
+        .expect("cargo lambda invoke")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ingest_binary_under_the_lambda_runtime_api_turns_fixture_events_into_incidents() {
+    let Some(ep) = ddb_endpoint() else { return };
+    let Some(cargo_lambda) = service("VIGIL_CARGO_LAMBDA", "cargo-lambda") else {
+        return;
+    };
+    let bin = std::env::var("VIGIL_INGEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target/debug/ingest"));
+    assert!(
+        bin.exists(),
+        "{} not built (cargo build -p ingest)",
+        bin.display()
+    );
+    let store = fresh_store(&ep, "lambda").await;
+    let port = free_port();
+
+    let _watch = Guard(
+        Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch"),
+    );
+    wait_for_port(port);
+    let log = std::env::temp_dir().join(format!("vigil-ingest-{port}.log"));
+    let _function = Guard(
+        Command::new(&bin)
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &ep)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("TABLE_NAME", store.table())
+            .env("VIGIL_RUNBOOK", root().join("examples/runbook.yaml"))
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ingest binary"),
+    );
+
+    let mut new = 0;
+    for (name, _) in fixture_events() {
+        let path = root().join("tests/fixtures/events").join(&name);
+        let out = invoke(
+            &cargo_lambda,
+            port,
+            &["--data-file", path.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let summary: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stdout)));
+        new += summary["new"].as_u64().unwrap();
+    }
+    assert_eq!(new, 15, "15 distinct findings in the fixtures");
+
+    // Bad input does not kill the function: an error comes back, and the next event still works.
+    let out = invoke(&cargo_lambda, port, &["--data-ascii", "this is not json"]);
+    assert!(!out.status.success());
+    let out = invoke(
+        &cargo_lambda,
+        port,
+        &["--data-ascii", r#"{"detail-type": 42}"#],
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("NonRetryable")
+            || String::from_utf8_lossy(&out.stdout).contains("NonRetryable"),
+        "{} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = root().join("tests/fixtures/events/040-gd-ssh-bruteforce-web1-update.json");
+    let out = invoke(
+        &cargo_lambda,
+        port,
+        &["--data-file", again.to_str().unwrap()],
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (summary["duplicates"].as_u64(), summary["writes"].as_u64()),
+        (Some(1), Some(0))
+    );
+
+    let incidents: Vec<Incident> = store.scan_kind("incident").await.unwrap();
+    let findings: Vec<FindingRecord> = store.scan_kind("finding").await.unwrap();
+    assert_eq!((incidents.len(), findings.len()), (10, 15));
+    let web1 = incidents
+        .iter()
+        .find(|i| {
+            i.correlation_key == "111111111111|ec2-instance:i-0a1b2c3d4e5f60001"
+                && i.finding_count == 2
+        })
+        .expect("web-1 incident");
+    assert_eq!(web1.severity.as_str(), "HIGH");
+    assert_eq!(web1.account_name.as_deref(), Some("payments-prod"));
+    assert!(web1.response_deadline.is_some());
+
+    // JSON logs carry the structured fields; EMF lines carry the metrics.
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "new finding"
+        && l["fields"]["incident_id"].is_string()
+        && l["fields"]["finding_id"].is_string()
+        && l["fields"]["account"].is_string()));
+    assert!(lines
+        .iter()
+        .any(|l| l["_aws"]["CloudWatchMetrics"].is_array() && l["FindingsReceived"].is_number()));
+}
