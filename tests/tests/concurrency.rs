@@ -2,6 +2,8 @@
 //! a shuffled stream in which each event arrives 1-3 times end in exactly the incidents of one
 //! ordered pass.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 

@@ -2,6 +2,8 @@
 //! parses; the malformed ones give errors naming the finding and the field. Skips with a
 //! message when the corpus is absent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;

@@ -2,6 +2,8 @@
 //! API emulator of `cargo lambda watch`, is invoked with fixture events, and the results are read
 //! from DynamoDB Local.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

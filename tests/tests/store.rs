@@ -1,5 +1,7 @@
 //! The DynamoDB store and the ingest handler against DynamoDB Local.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use chrono::Utc;
 use ingest::{process_event, Deps, IngestError};
 use serde_json::{json, Value};

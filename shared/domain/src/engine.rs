@@ -565,7 +565,7 @@ mod tests {
         block(async {
             let s = MemoryStore::new();
             let f = finding("a", 1, 0, 0, "HIGH");
-            let r = run(&s, &[f.clone()]).await;
+            let r = run(&s, std::slice::from_ref(&f)).await;
             assert_eq!((r.new_findings(), r.writes), (1, 1));
             let before = s.incidents();
             let r = run(&s, &[f]).await;

@@ -185,17 +185,8 @@ fn clip(s: &str, n: usize) -> String {
 
 fn print_table(incidents: &[Incident]) {
     println!(
-        "{:<26} {:<8} {:<13} {:>3} {:<11} {:<15} {:<11} {:<11} {:<11} {}",
-        "INCIDENT",
-        "STATUS",
-        "SEVERITY",
-        "N",
-        "ENV",
-        "ACCOUNT",
-        "FIRST",
-        "LAST",
-        "DEADLINE",
-        "TITLE"
+        "{:<26} {:<8} {:<13} {:>3} {:<11} {:<15} {:<11} {:<11} {:<11} TITLE",
+        "INCIDENT", "STATUS", "SEVERITY", "N", "ENV", "ACCOUNT", "FIRST", "LAST", "DEADLINE",
     );
     for i in incidents {
         let account = i
