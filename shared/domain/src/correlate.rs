@@ -75,7 +75,14 @@ fn resource_entity(r: &Resource) -> Entity {
         "AwsEksCluster" => entity("eks-cluster", "EKS cluster", tail(id)),
         "AwsEcsCluster" => entity("ecs-cluster", "ECS cluster", tail(id)),
         "AwsRdsDbInstance" | "AwsRdsDbCluster" => entity("rds-database", "RDS database", tail(id)),
-        "AwsLambdaFunction" => entity("lambda-function", "Lambda function", tail(id)),
+        "AwsLambdaFunction" => {
+            // arn:aws:lambda:region:account:function:name[:version-or-alias]
+            let name = id
+                .split_once(":function:")
+                .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+                .unwrap_or_else(|| tail(id));
+            entity("lambda-function", "Lambda function", name)
+        }
         "AwsEcrContainerImage" => {
             let repo = detail_str(r, &["AwsEcrContainerImage", "RepositoryName"]).unwrap_or(id);
             entity("ecr-repository", "ECR repository", repo)
@@ -164,6 +171,13 @@ mod tests {
             {"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-1"},
             {"Type": "AwsEksCluster", "Id": "arn:aws:eks:us-east-1:111111111111:cluster/prod"}]));
         assert_eq!(correlation_key(&f).0, "111111111111|eks-cluster:prod");
+        let f = with_resources(
+            json!([{"Type": "AwsLambdaFunction", "Id": "arn:aws:lambda:us-east-1:111111111111:function:billing:7"}]),
+        );
+        assert_eq!(
+            correlation_key(&f).0,
+            "111111111111|lambda-function:billing"
+        );
         let f = with_resources(json!([{"Type": "Other", "Id": "thing-1"}]));
         assert_eq!(correlation_key(&f).0, "111111111111|resource:thing-1");
         let f =

@@ -271,7 +271,7 @@ async fn ingest_slice<S: IncidentStore>(
             }
         }
         let ids: Vec<String> = ids.into_iter().collect();
-        let incidents = store.get_incidents(&ids).await?;
+        let mut incidents = store.get_incidents(&ids).await?;
         let extra: Vec<String> = incidents
             .values()
             .map(|i| i.correlation_key.clone())
@@ -283,9 +283,21 @@ async fn ingest_slice<S: IncidentStore>(
             heads.extend(store.get_heads(&extra).await?);
         }
 
-        let plan = plan(
+        let mut plan = plan(
             &pending, &records, &heads, &incidents, runbook, settings, now,
         );
+        if !plan.opened.is_empty() {
+            // An incident id is derived from the finding that opens it. If that incident already
+            // exists (its finding's record expired before the incident did), join it instead.
+            let opened: Vec<String> = plan.opened.iter().cloned().collect();
+            let existing = store.get_incidents(&opened).await?;
+            if !existing.is_empty() {
+                incidents.extend(existing);
+                plan = self::plan(
+                    &pending, &records, &heads, &incidents, runbook, settings, now,
+                );
+            }
+        }
         match store.commit(&plan.changes).await {
             Ok(()) => {
                 report.writes += 1;
@@ -656,6 +668,33 @@ mod tests {
             let inc = &s.incidents()[0];
             assert_eq!(inc.status, IncidentStatus::Resolved);
             assert_eq!(inc.active_finding_count, 0);
+        });
+    }
+
+    #[test]
+    fn a_finding_whose_record_expired_rejoins_the_incident_it_opened() {
+        block(async {
+            let s = MemoryStore::new();
+            run(&s, &[finding("a", 1, 0, 0, "HIGH")]).await;
+            // Simulate TTL expiry of the finding record and the head, but not of the incident.
+            let store2 = MemoryStore::new();
+            for inc in s.incidents() {
+                let c = ChangeSet {
+                    incidents: vec![Put {
+                        item: inc,
+                        expect: Expect::Absent,
+                    }],
+                    ..Default::default()
+                };
+                store2.commit(&c).await.unwrap();
+            }
+            let r = run(&store2, &[finding("a", 1, 0, 0, "HIGH")]).await;
+            assert_eq!(
+                r.writes, 1,
+                "no endless conflict on the existing incident id"
+            );
+            assert_eq!(store2.incidents().len(), 1);
+            assert_eq!(store2.incidents()[0].version, 2);
         });
     }
 

@@ -62,7 +62,8 @@ impl<'de> Deserialize<'de> for Environment {
     }
 }
 
-/// A duration written as `30m`, `1h`, `4h`, `90s`, `2d` or `1h30m`.
+/// A duration written as `30m`, `1h`, `4h`, `90s`, `2d` or `1h30m`; in response deadlines also
+/// `none` (no deadline), held as zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
@@ -71,6 +72,9 @@ impl HumanDuration {
         let s = s.trim();
         if s.is_empty() {
             return None;
+        }
+        if s.eq_ignore_ascii_case("none") {
+            return Some(Self(Duration::zero()));
         }
         let mut total = Duration::zero();
         let mut num = String::new();
@@ -102,13 +106,14 @@ impl<'de> Deserialize<'de> for HumanDuration {
         let s = String::deserialize(d)?;
         HumanDuration::parse(&s).ok_or_else(|| {
             serde::de::Error::custom(format!(
-                "invalid duration {s:?} (write e.g. 30m, 1h, 4h, 2d)"
+                "invalid duration {s:?} (write e.g. 30m, 1h, 4h, 2d, or none)"
             ))
         })
     }
 }
 
-/// Response targets per severity. An absent severity has no deadline.
+/// Response targets per severity. A severity left out keeps the value from the level below
+/// (product defaults, then top-level `response_deadlines`); `none` means no deadline.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deadlines {
@@ -129,6 +134,7 @@ impl Deadlines {
             SeverityLabel::Informational => self.informational,
         }
         .map(|d| d.0)
+        .filter(|d| *d > Duration::zero())
     }
 
     /// The product defaults: Critical 30 min, High 60 min, Medium 4 h, Low and Informational none.
@@ -212,31 +218,20 @@ pub struct AccountEntry {
 }
 
 /// The whole runbook.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runbook {
     #[serde(default)]
     pub defaults: Defaults,
     #[serde(default)]
     pub correlation: Correlation,
-    #[serde(default = "Deadlines::product_default")]
+    /// Overrides of the product defaults ([`Deadlines::product_default`]).
+    #[serde(default)]
     pub response_deadlines: Deadlines,
     #[serde(default)]
     pub environments: BTreeMap<String, EnvironmentSettings>,
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountEntry>,
-}
-
-impl Default for Runbook {
-    fn default() -> Self {
-        Self {
-            defaults: Defaults::default(),
-            correlation: Correlation::default(),
-            response_deadlines: Deadlines::product_default(),
-            environments: BTreeMap::new(),
-            accounts: BTreeMap::new(),
-        }
-    }
 }
 
 impl Runbook {
@@ -258,6 +253,12 @@ impl Runbook {
     }
 
     fn validate(&self, origin: &str) -> Result<(), RunbookError> {
+        if self.correlation.window.0 <= Duration::zero() {
+            return Err(RunbookError::Invalid {
+                origin: origin.to_owned(),
+                message: "correlation.window must be a positive duration, not none".into(),
+            });
+        }
         for id in self.accounts.keys() {
             if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
                 return Err(RunbookError::Invalid {
@@ -290,9 +291,10 @@ impl Runbook {
             .iter()
             .find(|(name, _)| Environment::parse(name) == Some(env))
             .map(|(_, s)| &s.response_deadlines);
+        let base = Deadlines::product_default().overlay(&self.response_deadlines);
         match over {
-            Some(o) => self.response_deadlines.overlay(o).get(severity),
-            None => self.response_deadlines.get(severity),
+            Some(o) => base.overlay(o).get(severity),
+            None => base.get(severity),
         }
     }
 }
@@ -349,6 +351,29 @@ accounts:
     }
 
     #[test]
+    fn a_partial_deadline_list_keeps_the_other_defaults_and_none_disables_one() {
+        let rb = Runbook::from_yaml(
+            "response_deadlines: {critical: 15m, medium: none, low: 1d}",
+            "t",
+        )
+        .unwrap();
+        let e = Environment::Test;
+        assert_eq!(
+            rb.deadline_for(e, SeverityLabel::Critical),
+            Some(Duration::minutes(15))
+        );
+        assert_eq!(
+            rb.deadline_for(e, SeverityLabel::High),
+            Some(Duration::minutes(60))
+        );
+        assert_eq!(rb.deadline_for(e, SeverityLabel::Medium), None);
+        assert_eq!(
+            rb.deadline_for(e, SeverityLabel::Low),
+            Some(Duration::days(1))
+        );
+    }
+
+    #[test]
     fn an_empty_runbook_gives_product_defaults() {
         let rb = Runbook::from_yaml("{}", "empty").unwrap();
         assert_eq!(rb, Runbook::default());
@@ -377,6 +402,8 @@ accounts:
         assert!(e.to_string().contains("duration"), "{e}");
         let e = Runbook::from_yaml("accounts: {12: {name: x}}", "rb").unwrap_err();
         assert!(e.to_string().contains("12-digit"), "{e}");
+        let e = Runbook::from_yaml("correlation: {window: none}", "rb").unwrap_err();
+        assert!(e.to_string().contains("window"), "{e}");
         let e = Runbook::from_yaml("defaults: {environment: moon}", "rb").unwrap_err();
         assert!(e.to_string().contains("moon"), "{e}");
     }

@@ -4,7 +4,7 @@
 //!   configured DynamoDB (normally DynamoDB Local).
 //! - `vigil replay <file|dir>...`: feed EventBridge events through the same code the `ingest`
 //!   Lambda runs, against the configured table.
-//! - `vigil incidents [--open] [--json]`: list incidents.
+//! - `vigil incidents [--open] [--json] [--findings]`: list incidents (and their findings).
 //!
 //! Configuration is the Lambda's: `TABLE_NAME`, `VIGIL_RUNBOOK` / `VIGIL_RUNBOOK_YAML`, and the
 //! standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000` for local use).
@@ -120,7 +120,13 @@ async fn main() -> Result<()> {
             } else {
                 print_table(&incidents);
             }
-            if findings {
+            if findings && json {
+                for i in &incidents {
+                    for r in store.findings_of(&i.id).await? {
+                        println!("{}", serde_json::to_string(&r)?);
+                    }
+                }
+            } else if findings {
                 for i in &incidents {
                     println!("\n{} {}", i.id, i.title);
                     for r in store.findings_of(&i.id).await? {
