@@ -82,11 +82,18 @@ pub async fn handle<S: IncidentStore>(
     deps: &Deps<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Summary, IngestError> {
-    let summary = process_event(deps, event.payload).await?;
+    let result = process_event(deps, event.payload).await;
     if deps.emit_metrics {
-        println!("{}", emf_line(&summary, Utc::now().timestamp_millis()));
+        let summary = match &result {
+            Ok(s) => s.clone(),
+            Err(_) => Summary::default(),
+        };
+        println!(
+            "{}",
+            emf_line(&summary, result.is_err(), Utc::now().timestamp_millis())
+        );
     }
-    Ok(summary)
+    result
 }
 
 /// Processes one EventBridge event (as JSON).
@@ -215,8 +222,9 @@ fn log_outcomes(event_id: &str, report: &BatchReport) {
 }
 
 /// One CloudWatch Embedded Metric Format record for an invocation.
-pub fn emf_line(s: &Summary, timestamp_ms: i64) -> String {
+pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
     let metrics = [
+        ("InvocationsFailed", usize::from(failed)),
         ("FindingsReceived", s.received),
         ("FindingsNew", s.new),
         ("FindingsUpdated", s.updated),
@@ -362,7 +370,7 @@ mod tests {
             writes: 1,
             ..Default::default()
         };
-        let v: Value = serde_json::from_str(&emf_line(&s, 1)).unwrap();
+        let v: Value = serde_json::from_str(&emf_line(&s, false, 1)).unwrap();
         let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap();

@@ -247,7 +247,8 @@ where
             if code == "ConditionalCheckFailedException" || code == "TransactionConflictException" {
                 return StoreError::Conflict { what: message };
             }
-            if retryable {
+            let server_error = se.raw().status().is_server_error();
+            if retryable || server_error {
                 StoreError::Unavailable {
                     message,
                     source: Some(Box::new(e)),
@@ -438,7 +439,15 @@ impl IncidentStore for DynamoStore {
             Err(e) => {
                 if let SdkError::ServiceError(se) = &e {
                     if let aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(tc) = se.err() {
-                        if throttled_cancellation(tc.cancellation_reasons()) {
+                        let reasons = tc.cancellation_reasons();
+                        if reasons.iter().any(|r| r.code() == Some("ValidationError")) {
+                            let detail: Vec<&str> = reasons.iter().filter_map(|r| r.message()).collect();
+                            return Err(StoreError::Rejected {
+                                message: format!("transaction rejected: {detail:?}"),
+                                source: Some(Box::new(e)),
+                            });
+                        }
+                        if throttled_cancellation(reasons) {
                             return Err(StoreError::Unavailable {
                                 message: "transaction cancelled: throttled".into(),
                                 source: Some(Box::new(e)),

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
@@ -98,6 +98,11 @@ impl Timestamp {
                             .map(|n| n.and_utc())
                     })
             })?;
+        // Years outside 1..=9999 are not ISO 8601 timestamps any product sends, and date
+        // arithmetic near chrono's limits would overflow.
+        if !(1..=9999).contains(&at.year()) {
+            return None;
+        }
         Some(Self {
             raw: raw.to_owned(),
             at,
@@ -686,6 +691,10 @@ mod tests {
             assert_eq!(t.raw(), raw);
         }
         assert!(Timestamp::parse("yesterday").is_none());
+        assert!(Timestamp::parse("+262143-12-31 23:59:59").is_none());
+        assert!(Timestamp::parse("-262144-01-01 00:00:00").is_none());
+        assert!(Timestamp::parse("0000-01-01T00:00:00Z").is_none());
+        assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_some());
     }
 
     #[test]

@@ -43,7 +43,8 @@ impl Default for Settings {
             finding_ttl: Duration::days(90),
             incident_retention: Duration::days(400),
             max_attempts: 30,
-            max_findings_per_write: 40,
+            // 32 findings + at most 32 incidents + 33 heads stay within 100 transaction items.
+            max_findings_per_write: 32,
             max_bytes_per_write: 3 * 1024 * 1024,
         }
     }
@@ -182,7 +183,11 @@ pub async fn ingest<S: IncidentStore>(
     for f in newest.into_values() {
         groups.entry(f.correlation_key.clone()).or_default().push(f);
     }
-    for (_, group) in groups {
+    for (_, mut group) in groups {
+        // Event-time order, so a large event is sliced the way it would arrive live.
+        group.sort_by(|a, b| {
+            (a.finding.event_time(), &a.key).cmp(&(b.finding.event_time(), &b.key))
+        });
         let mut slice: Vec<NormalizedFinding> = Vec::new();
         let mut bytes = 0usize;
         for f in group {
@@ -419,8 +424,10 @@ pub fn plan(
             workflow_status: f.finding.workflow_status(),
             record_state: f.finding.record_state(),
             severity: f.severity,
+            severity_since: f.severity_since(prev),
+            processed_at: f.processed_at(),
             finding_type: f.finding_type.clone(),
-            title: f.finding.title.clone(),
+            title: crate::incident::clip_title(&f.finding.title),
             product: f.finding.product().to_owned(),
             correlation_key: f.correlation_key.clone(),
             incident_id: target.clone(),
@@ -721,7 +728,11 @@ mod tests {
                 .collect();
             let r = run(&s, &batch).await;
             assert_eq!(r.new_findings(), 100);
-            assert!(r.writes <= 5, "{} writes", r.writes);
+            assert!(
+                r.writes <= 6,
+                "{} writes: 3 keys, 32 findings per write",
+                r.writes
+            );
             let total: u64 = s.incidents().iter().map(|i| i.finding_count).sum();
             assert_eq!(total, 100);
         });

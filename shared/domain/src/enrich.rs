@@ -423,6 +423,15 @@ pub fn finding_type(f: &Finding, gd: Option<&GuardDutyType>) -> String {
     if let Some(c) = f.product_field("ControlId") {
         return format!("control/{c}");
     }
+    if let Some(v) = f
+        .other
+        .get("Vulnerabilities")
+        .and_then(|v| v.get(0))
+        .and_then(|v| v.get("Id"))
+        .and_then(|v| v.as_str())
+    {
+        return format!("vulnerability/{v}");
+    }
     if let Some(t) = f.types().first() {
         return t.clone();
     }
@@ -603,5 +612,10 @@ mod tests {
         v["Compliance"] = json!({"Status": "FAILED", "SecurityControlId": "S3.8"});
         let f = parse_finding(&v).unwrap();
         assert_eq!(finding_type(&f, None), "control/S3.8");
+        let mut v = gd(&["Software and Configuration Checks/Vulnerabilities/CVE"]);
+        v["ProductArn"] = json!("arn:aws:securityhub:us-east-1::product/aws/inspector");
+        v["Vulnerabilities"] = json!([{"Id": "CVE-2023-38545"}]);
+        let f = parse_finding(&v).unwrap();
+        assert_eq!(finding_type(&f, None), "vulnerability/CVE-2023-38545");
     }
 }

@@ -99,14 +99,63 @@ impl NormalizedFinding {
         is_active(self.finding.record_state(), self.finding.workflow_status())
     }
 
-    /// Ordering of finding states: newer `UpdatedAt` wins; at equal `UpdatedAt` the state further
-    /// along the workflow wins, so reordered deliveries converge on the same state.
-    pub fn state_rank(&self) -> (DateTime<Utc>, WorkflowStatus, RecordState) {
+    /// Ordering of finding states: newer `UpdatedAt` wins. `BatchUpdateFindings` (analysts'
+    /// workflow, severity and record-state changes) does not move `UpdatedAt`, so at equal
+    /// `UpdatedAt` the newer `ProcessedAt` wins, then the state further along the workflow, then
+    /// the higher severity: reordered deliveries converge on the same state.
+    pub fn state_rank(&self) -> StateRank {
         (
             self.finding.updated_at.at(),
+            self.processed_at(),
             self.finding.workflow_status(),
             self.finding.record_state(),
+            self.severity,
         )
+    }
+
+    /// `ProcessedAt`, when the finding carries a valid one.
+    pub fn processed_at(&self) -> Option<DateTime<Utc>> {
+        self.finding
+            .other
+            .get("ProcessedAt")
+            .and_then(|v| v.as_str())
+            .and_then(crate::asff::Timestamp::parse)
+            .map(|t| t.at())
+    }
+
+    /// Since when this state's severity has held: the finding's `CreatedAt` for a new finding,
+    /// the previous state's start when the severity is unchanged, else this state's `UpdatedAt`.
+    pub fn severity_since(&self, prev: Option<&FindingRecord>) -> DateTime<Utc> {
+        match prev {
+            None => self.finding.created_at.at(),
+            Some(p) if p.severity == self.severity => p.severity_since,
+            Some(_) => self.finding.updated_at.at(),
+        }
+    }
+}
+
+/// See [`NormalizedFinding::state_rank`].
+pub type StateRank = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    WorkflowStatus,
+    RecordState,
+    SeverityLabel,
+);
+
+/// Longest title Vigil stores (ASFF allows 256 characters; this guards item sizes).
+pub const MAX_TITLE_CHARS: usize = 512;
+
+/// Most entries kept in an incident's `finding_types`, `tactics` and `products`.
+pub const MAX_LIST_ENTRIES: usize = 256;
+
+pub fn clip_title(s: &str) -> String {
+    s.chars().take(MAX_TITLE_CHARS).collect()
+}
+
+fn insert_capped(set: &mut BTreeSet<String>, value: &str) {
+    if set.len() < MAX_LIST_ENTRIES && !set.contains(value) {
+        set.insert(value.to_owned());
     }
 }
 
@@ -134,6 +183,10 @@ pub struct FindingRecord {
     pub workflow_status: WorkflowStatus,
     pub record_state: RecordState,
     pub severity: SeverityLabel,
+    /// Since when the finding has had this severity (its deadline clock).
+    pub severity_since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<DateTime<Utc>>,
     pub finding_type: String,
     pub title: String,
     pub product: String,
@@ -153,8 +206,14 @@ pub struct FindingRecord {
 }
 
 impl FindingRecord {
-    pub fn state_rank(&self) -> (DateTime<Utc>, WorkflowStatus, RecordState) {
-        (self.updated_at, self.workflow_status, self.record_state)
+    pub fn state_rank(&self) -> StateRank {
+        (
+            self.updated_at,
+            self.processed_at,
+            self.workflow_status,
+            self.record_state,
+            self.severity,
+        )
     }
     pub fn is_active(&self) -> bool {
         is_active(self.record_state, self.workflow_status)
@@ -171,7 +230,15 @@ pub struct IncidentWindow {
 
 impl IncidentWindow {
     pub fn admits(&self, t: DateTime<Utc>, window: Duration) -> bool {
-        t >= self.first_seen - window && t <= self.last_seen + window
+        let lo = self
+            .first_seen
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let hi = self
+            .last_seen
+            .checked_add_signed(window)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        t >= lo && t <= hi
     }
 }
 
@@ -317,7 +384,7 @@ fn lead_of(f: &NormalizedFinding) -> LeadFinding {
         finding_id: f.finding.id.clone(),
         severity: f.severity,
         event_time: f.finding.event_time(),
-        title: f.finding.title.clone(),
+        title: clip_title(&f.finding.title),
         finding_type: f.finding_type.clone(),
         remediation: f.remediation.clone(),
     }
@@ -356,7 +423,7 @@ impl Incident {
         let mut inc = Incident {
             id: incident_id(&f.correlation_key, &f.key, f.finding.event_time()),
             version: 0,
-            title: f.finding.title.clone(),
+            title: clip_title(&f.finding.title),
             status: IncidentStatus::Open,
             severity: f.severity,
             response_deadline: None,
@@ -418,11 +485,11 @@ impl Incident {
                 self.active_finding_count += 1;
             }
         }
-        self.finding_types.insert(f.finding_type.clone());
+        insert_capped(&mut self.finding_types, &f.finding_type);
         if let Some(t) = f.tactic {
-            self.tactics.insert(t.to_owned());
+            insert_capped(&mut self.tactics, t);
         }
-        self.products.insert(f.finding.product().to_owned());
+        insert_capped(&mut self.products, f.finding.product());
         self.first_seen = self.first_seen.min(f.finding.event_time());
         self.last_seen = self.last_seen.max(f.finding.last_event_time());
         if f.account.environment > self.environment {
@@ -434,22 +501,22 @@ impl Incident {
                 self.severity = f.severity;
             }
             // The clock for this finding's severity starts when the finding was created, or
-            // when an update raised its severity.
-            let raised = prev.is_some_and(|p| f.severity > p.severity);
-            let start = if raised {
-                f.finding.updated_at.at()
-            } else {
-                f.finding.created_at.at()
-            };
+            // when an update changed its severity; later updates at the same severity keep it.
+            let start = f.severity_since(prev);
             if let Some(target) = runbook.deadline_for(f.account.environment, f.severity) {
-                let d = start + target;
-                self.response_deadline = Some(match self.response_deadline {
-                    Some(old) => old.min(d),
-                    None => d,
-                });
+                if let Some(d) = start.checked_add_signed(target) {
+                    self.response_deadline = Some(match self.response_deadline {
+                        Some(old) => old.min(d),
+                        None => d,
+                    });
+                }
             }
+            // The lead is the most severe finding ever seen; a newer state of the lead at the
+            // same or higher severity refreshes its title, a downgrade does not demote it.
             let cand = lead_of(f);
-            if cand.key == self.lead.key || cand.beats(&self.lead) {
+            if cand.beats(&self.lead)
+                || (cand.key == self.lead.key && cand.severity >= self.lead.severity)
+            {
                 self.lead = cand;
             }
         } else if self.lead.key == f.key && self.finding_count == 1 {
@@ -582,6 +649,52 @@ mod tests {
     }
 
     #[test]
+    fn a_later_update_at_the_same_severity_keeps_the_clock_of_the_raise() {
+        let rb = Runbook::default();
+        let a = nf("a", "LOW", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z");
+        let mut inc = Incident::open(&a, &rb, Utc::now(), Duration::days(1));
+        inc.apply(None, &a, &rb);
+        let a2 = nf("a", "HIGH", "2026-11-20T10:00:00Z", "2026-11-20T12:00:00Z");
+        let r1 = record_of(&a, &inc.id);
+        inc.apply(Some(&r1), &a2, &rb);
+        let mut r2 = record_of(&a2, &inc.id);
+        r2.severity_since = a2.severity_since(Some(&r1));
+        assert_eq!(r2.severity_since, t("2026-11-20T12:00:00Z"));
+        let a3 = nf("a", "HIGH", "2026-11-20T10:00:00Z", "2026-11-20T13:00:00Z");
+        inc.apply(Some(&r2), &a3, &rb);
+        assert_eq!(inc.response_deadline, Some(t("2026-11-20T13:00:00Z")));
+    }
+
+    #[test]
+    fn a_downgraded_lead_keeps_the_incident_title_and_lists_are_capped() {
+        let rb = Runbook::default();
+        let a = nf("a", "HIGH", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z");
+        let mut inc = Incident::open(&a, &rb, Utc::now(), Duration::days(1));
+        inc.apply(None, &a, &rb);
+        let b = nf(
+            "b",
+            "MEDIUM",
+            "2026-11-20T10:30:00Z",
+            "2026-11-20T10:30:00Z",
+        );
+        inc.apply(None, &b, &rb);
+        let a_low = nf("a", "LOW", "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z");
+        inc.apply(Some(&record_of(&a, &inc.id)), &a_low, &rb);
+        assert_eq!(inc.title, "HIGH a");
+        for i in 0..(MAX_LIST_ENTRIES + 10) {
+            let mut f = nf(
+                &format!("x{i}"),
+                "LOW",
+                "2026-11-20T10:00:00Z",
+                "2026-11-20T10:00:00Z",
+            );
+            f.finding_type = format!("type-{i}");
+            inc.apply(None, &f, &rb);
+        }
+        assert_eq!(inc.finding_types.len(), MAX_LIST_ENTRIES);
+    }
+
+    #[test]
     fn archiving_every_finding_resolves_the_incident_and_reactivation_reopens_it() {
         let rb = Runbook::default();
         let a = nf("a", "HIGH", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z");
@@ -648,6 +761,8 @@ mod tests {
             workflow_status: f.finding.workflow_status(),
             record_state: f.finding.record_state(),
             severity: f.severity,
+            severity_since: f.finding.created_at.at(),
+            processed_at: None,
             finding_type: f.finding_type.clone(),
             title: f.finding.title.clone(),
             product: f.finding.product().to_owned(),

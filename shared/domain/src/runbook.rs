@@ -97,7 +97,9 @@ impl HumanDuration {
         if !num.is_empty() {
             return None; // a bare number is ambiguous: require a unit
         }
-        (total > Duration::zero()).then_some(Self(total))
+        // Ten years is far beyond any response target or correlation window; larger values
+        // would only risk date overflow.
+        (total > Duration::zero() && total <= Duration::days(3650)).then_some(Self(total))
     }
 }
 
@@ -418,6 +420,9 @@ accounts:
         assert_eq!(p("60"), None);
         assert_eq!(p("0m"), None);
         assert_eq!(p("1w"), None);
+        assert_eq!(p("3650d"), Some(Duration::days(3650)));
+        assert_eq!(p("3651d"), None);
+        assert_eq!(p("99999999999999d"), None);
         assert_eq!(p(""), None);
     }
 
