@@ -706,6 +706,37 @@ mod tests {
     }
 
     #[test]
+    fn analyst_changes_that_keep_updated_at_still_apply_via_processed_at() {
+        block(async {
+            let s = MemoryStore::new();
+            let mut v1 = finding("a", 1, 0, 0, "MEDIUM");
+            v1["ProcessedAt"] = json!("2026-11-20T10:00:00Z");
+            run(&s, &[v1.clone()]).await;
+            // BatchUpdateFindings: severity raised and later resolved, UpdatedAt unchanged.
+            let mut raised = v1.clone();
+            raised["Severity"] = json!({"Label": "CRITICAL"});
+            raised["ProcessedAt"] = json!("2026-11-20T11:00:00Z");
+            let mut resolved = raised.clone();
+            resolved["Workflow"] = json!({"Status": "RESOLVED"});
+            resolved["ProcessedAt"] = json!("2026-11-20T12:00:00Z");
+            let mut reopened = raised.clone();
+            reopened["Workflow"] = json!({"Status": "NEW"});
+            reopened["ProcessedAt"] = json!("2026-11-20T13:00:00Z");
+            let r = run(&s, &[raised]).await;
+            assert_eq!(r.updated(), 1);
+            assert_eq!(s.incidents()[0].severity, SeverityLabel::Critical);
+            run(&s, &[resolved.clone()]).await;
+            assert_eq!(s.incidents()[0].status, IncidentStatus::Resolved);
+            run(&s, &[reopened]).await;
+            assert_eq!(s.incidents()[0].status, IncidentStatus::Open);
+            // The resolve arriving again, late, is older than the reopen: ignored.
+            let r = run(&s, &[resolved]).await;
+            assert_eq!(r.stale(), 1);
+            assert_eq!(s.incidents()[0].status, IncidentStatus::Open);
+        });
+    }
+
+    #[test]
     fn a_batch_of_findings_for_one_incident_is_one_write() {
         block(async {
             let s = MemoryStore::new();
