@@ -219,8 +219,15 @@ fn outcome_of(f: &NormalizedFinding, outcome: Outcome) -> FindingOutcome {
 }
 
 /// Whether `f` is a newer state than what is stored.
+/// Whether `f` is a newer state than what is stored. A delivery with the same `UpdatedAt`,
+/// workflow status, record state and severity is the same state, whatever its `ProcessedAt`.
 fn is_newer(f: &NormalizedFinding, stored: Option<&FindingRecord>) -> bool {
-    stored.is_none_or(|s| f.state_rank() > s.state_rank())
+    stored.is_none_or(|s| !same_state(f, s) && f.state_rank() > s.state_rank())
+}
+
+fn same_state(f: &NormalizedFinding, s: &FindingRecord) -> bool {
+    let (u, _, w, r, sev) = f.state_rank();
+    (u, w, r, sev) == (s.updated_at, s.workflow_status, s.record_state, s.severity)
 }
 
 async fn ingest_slice<S: IncidentStore>(
@@ -244,7 +251,7 @@ async fn ingest_slice<S: IncidentStore>(
             let stored = records.get(&f.key);
             if is_newer(f, stored) {
                 pending.push(f);
-            } else if stored.is_some_and(|s| s.state_rank() == f.state_rank()) {
+            } else if stored.is_some_and(|s| same_state(f, s)) {
                 report.outcomes.push(outcome_of(f, Outcome::Duplicate));
             } else {
                 report.outcomes.push(outcome_of(f, Outcome::Stale));
@@ -727,8 +734,14 @@ mod tests {
             assert_eq!(s.incidents()[0].severity, SeverityLabel::Critical);
             run(&s, &[resolved.clone()]).await;
             assert_eq!(s.incidents()[0].status, IncidentStatus::Resolved);
+            let reopened_copy = reopened.clone();
             run(&s, &[reopened]).await;
             assert_eq!(s.incidents()[0].status, IncidentStatus::Open);
+            // The same state re-sent with only a newer ProcessedAt is a duplicate.
+            let mut resent = reopened_copy.clone();
+            resent["ProcessedAt"] = json!("2026-11-21T00:00:00Z");
+            let r = run(&s, &[resent]).await;
+            assert_eq!((r.duplicates(), r.writes), (1, 0));
             // The resolve arriving again, late, is older than the reopen: ignored.
             let r = run(&s, &[resolved]).await;
             assert_eq!(r.stale(), 1);
