@@ -293,15 +293,27 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn finding_item(r: &FindingRecord) -> Result<Item, StoreError> {
-    let mut item = encode(r)?;
-    item.insert("pk".into(), s(finding_pk(&r.key)));
-    item.insert("sk".into(), s("F"));
-    item.insert("entity_type".into(), s("finding"));
+/// The encoded item with the attributes every kind carries: keys, `entity_type` and `ttl`.
+fn base_item<T: Serialize>(
+    value: &T,
+    pk: String,
+    sk: &str,
+    entity_type: &str,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<Item, StoreError> {
+    let mut item = encode(value)?;
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(sk));
+    item.insert("entity_type".into(), s(entity_type));
     item.insert(
         "ttl".into(),
-        AttributeValue::N(r.expires_at.timestamp().to_string()),
+        AttributeValue::N(expires_at.timestamp().to_string()),
     );
+    Ok(item)
+}
+
+fn finding_item(r: &FindingRecord) -> Result<Item, StoreError> {
+    let mut item = base_item(r, finding_pk(&r.key), "F", "finding", r.expires_at)?;
     if let Some(id) = &r.incident_id {
         item.insert("gsi1pk".into(), s(format!("INC#{id}")));
         item.insert(
@@ -313,14 +325,7 @@ fn finding_item(r: &FindingRecord) -> Result<Item, StoreError> {
 }
 
 fn incident_item(i: &Incident) -> Result<Item, StoreError> {
-    let mut item = encode(i)?;
-    item.insert("pk".into(), s(incident_pk(&i.id)));
-    item.insert("sk".into(), s("I"));
-    item.insert("entity_type".into(), s("incident"));
-    item.insert(
-        "ttl".into(),
-        AttributeValue::N(i.expires_at.timestamp().to_string()),
-    );
+    let mut item = base_item(i, incident_pk(&i.id), "I", "incident", i.expires_at)?;
     item.insert("gsi2pk".into(), s(format!("STATUS#{}", i.status.as_str())));
     item.insert(
         "gsi2sk".into(),
@@ -330,15 +335,7 @@ fn incident_item(i: &Incident) -> Result<Item, StoreError> {
 }
 
 fn head_item(h: &CorrelationHead) -> Result<Item, StoreError> {
-    let mut item = encode(h)?;
-    item.insert("pk".into(), s(head_pk(&h.key)));
-    item.insert("sk".into(), s("C"));
-    item.insert("entity_type".into(), s("head"));
-    item.insert(
-        "ttl".into(),
-        AttributeValue::N(h.expires_at.timestamp().to_string()),
-    );
-    Ok(item)
+    base_item(h, head_pk(&h.key), "C", "head", h.expires_at)
 }
 
 fn conflict_from_cancellation(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> bool {

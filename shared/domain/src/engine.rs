@@ -432,7 +432,7 @@ pub fn plan(
             record_state: f.finding.record_state(),
             severity: f.severity,
             severity_since: f.severity_since(prev),
-            processed_at: f.processed_at(),
+            processed_at: f.processed_at,
             finding_type: f.finding_type.clone(),
             title: crate::incident::clip_title(&f.finding.title),
             product: f.finding.product().to_owned(),

@@ -65,6 +65,8 @@ pub struct NormalizedFinding {
     pub correlation_key: String,
     /// The original finding JSON, forwarded intact.
     pub raw: String,
+    /// `ProcessedAt`, parsed once (it orders states on the hot path).
+    pub processed_at: Option<DateTime<Utc>>,
 }
 
 impl NormalizedFinding {
@@ -80,6 +82,12 @@ impl NormalizedFinding {
         let remediation = remediation(&finding, guardduty_type.as_ref());
         let (correlation_key, entity) = correlation_key(&finding);
         let raw = serde_json::to_string(&finding).unwrap_or_default();
+        let processed_at = finding
+            .other
+            .get("ProcessedAt")
+            .and_then(|v| v.as_str())
+            .and_then(crate::asff::Timestamp::parse)
+            .map(|t| t.at());
         Self {
             key,
             finding,
@@ -92,6 +100,7 @@ impl NormalizedFinding {
             entity,
             correlation_key,
             raw,
+            processed_at,
         }
     }
 
@@ -106,21 +115,11 @@ impl NormalizedFinding {
     pub fn state_rank(&self) -> StateRank {
         (
             self.finding.updated_at.at(),
-            self.processed_at(),
+            self.processed_at,
             self.finding.workflow_status(),
             self.finding.record_state(),
             self.severity,
         )
-    }
-
-    /// `ProcessedAt`, when the finding carries a valid one.
-    pub fn processed_at(&self) -> Option<DateTime<Utc>> {
-        self.finding
-            .other
-            .get("ProcessedAt")
-            .and_then(|v| v.as_str())
-            .and_then(crate::asff::Timestamp::parse)
-            .map(|t| t.at())
     }
 
     /// Since when this state's severity has held: the finding's `CreatedAt` for a new finding,
@@ -528,7 +527,7 @@ impl Incident {
         } else {
             IncidentStatus::Resolved
         };
-        self.material_eq(&before).not()
+        !self.material_eq(&before)
     }
 
     /// Equality of everything but bookkeeping (version and wall-clock times).
@@ -543,15 +542,6 @@ impl Incident {
 
     pub fn remediation_source(&self) -> RemediationSource {
         self.lead.remediation.source
-    }
-}
-
-trait Not {
-    fn not(self) -> bool;
-}
-impl Not for bool {
-    fn not(self) -> bool {
-        !self
     }
 }
 
