@@ -1,0 +1,13 @@
+//! Vigil's SIEM wire formats, without I/O: the groundwork of the `forward` function.
+//!
+//! # Layout
+//! - [`change`]: which incident versions a SIEM gets ([`change::classify`]) and the bounded
+//!   payload every sink carries, keyed by `<incident id>:<version>`.
+//! - [`syslog`]: CEF and LEEF 2.0 records in RFC 5424 messages with octet-counting framing.
+//! - [`hec`]: Splunk HEC envelopes (CIM Alerts names) and request bodies within a size limit.
+//! - [`webhook`]: Standard Webhooks signatures.
+
+pub mod change;
+pub mod hec;
+pub mod syslog;
+pub mod webhook;
