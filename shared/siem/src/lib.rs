@@ -6,8 +6,11 @@
 //! - [`syslog`]: CEF and LEEF 2.0 records in RFC 5424 messages with octet-counting framing.
 //! - [`hec`]: Splunk HEC envelopes (CIM Alerts names) and request bodies within a size limit.
 //! - [`webhook`]: Standard Webhooks signatures.
+//! - [`stream`]: the table's DynamoDB stream records into forward/skip decisions, and the
+//!   partial-batch response.
 
 pub mod change;
 pub mod hec;
+pub mod stream;
 pub mod syslog;
 pub mod webhook;
