@@ -158,26 +158,20 @@ impl DynamoStore {
         entity_type: &str,
     ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("entity_type = :t")
+            .expression_attribute_values(":t", AttributeValue::S(entity_type.to_owned()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
             self.reads.fetch_add(1, Ordering::Relaxed);
-            let resp = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .filter_expression("entity_type = :t")
-                .expression_attribute_values(":t", AttributeValue::S(entity_type.to_owned()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Scan", e))?;
-            for item in resp.items.unwrap_or_default() {
+            let page = page.map_err(|e| classify("Scan", e))?;
+            for item in page.items.unwrap_or_default() {
                 out.push(decode(item)?);
-            }
-            match resp.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
             }
         }
         Ok(out)
@@ -191,28 +185,22 @@ impl DynamoStore {
         newest_first: bool,
     ) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#k = :k")
+            .expression_attribute_names("#k", key_attr)
+            .expression_attribute_values(":k", AttributeValue::S(key.to_owned()))
+            .scan_index_forward(!newest_first)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
             self.reads.fetch_add(1, Ordering::Relaxed);
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", key_attr)
-                .expression_attribute_values(":k", AttributeValue::S(key.to_owned()))
-                .scan_index_forward(!newest_first)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in resp.items.unwrap_or_default() {
+            let page = page.map_err(|e| classify("Query", e))?;
+            for item in page.items.unwrap_or_default() {
                 out.push(decode(item)?);
-            }
-            match resp.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
             }
         }
         Ok(out)
