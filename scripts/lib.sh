@@ -93,3 +93,45 @@ ensure_cargo_lambda() {
   export PATH="$venv/bin:$PATH"
   export VIGIL_CARGO_LAMBDA="$venv/bin/cargo-lambda"
 }
+
+# rsyslogd with the GnuTLS net stream driver (RFC 5425 receiver for tests), from Debian packages.
+# Installs with service starts denied (policy-rc.d exit 101): tests run their own foreground rsyslogd.
+rsyslog_gtls_module() {
+  local d
+  for d in /usr/lib/*-linux-gnu/rsyslog /usr/lib/rsyslog /usr/lib64/rsyslog; do
+    [ -f "$d/lmnsd_gtls.so" ] && { echo "$d/lmnsd_gtls.so"; return 0; }
+  done
+  return 1
+}
+
+ensure_rsyslog() {
+  local rsyslogd
+  rsyslogd="$(PATH="$PATH:/usr/sbin:/sbin" command -v rsyslogd 2>/dev/null || true)"
+  if [ -z "$rsyslogd" ] || ! rsyslog_gtls_module >/dev/null; then
+    log "installing rsyslog rsyslog-gnutls with apt-get (no service start)"
+    local policy=/usr/sbin/policy-rc.d backup="" rc=0
+    if [ -e "$policy" ]; then backup="$policy.vigil-bak.$$"; as_root mv "$policy" "$backup"; fi
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold rsyslog rsyslog-gnutls)
+    as_root "${apt[@]}" >/dev/null \
+      || { as_root apt-get update -qq >/dev/null && as_root "${apt[@]}" >/dev/null; } || rc=$?
+    if [ -n "$backup" ]; then as_root mv -f "$backup" "$policy"; else as_root rm -f "$policy"; fi
+    # If a system-wide daemon got started anyway (default pidfile /run/rsyslogd.pid), stop it.
+    if [ -d /run/systemd/system ]; then
+      as_root systemctl stop rsyslog.service syslog.socket >/dev/null 2>&1 || true
+    fi
+    local pid
+    pid="$(cat /run/rsyslogd.pid 2>/dev/null || true)"
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = rsyslogd ]; then
+      log "stopping system rsyslogd (pid $pid) started by the package install"
+      as_root kill "$pid" 2>/dev/null || true
+    fi
+    [ "$rc" = 0 ] || { log "apt-get install rsyslog rsyslog-gnutls failed"; return "$rc"; }
+    rsyslogd="$(PATH="$PATH:/usr/sbin:/sbin" command -v rsyslogd 2>/dev/null || true)"
+    [ -n "$rsyslogd" ] && rsyslog_gtls_module >/dev/null \
+      || { log "rsyslogd or lmnsd_gtls.so still missing after install"; return 1; }
+  fi
+  export VIGIL_RSYSLOGD="$rsyslogd"
+}

@@ -15,6 +15,48 @@ pub enum ConfigError {
     Invalid { name: &'static str, message: String },
     #[error(transparent)]
     Runbook(#[from] RunbookError),
+    #[error(transparent)]
+    Sinks(#[from] vigil_siem::config::SinkConfigError),
+}
+
+/// What the forward function (and `vigil forward`) needs.
+#[derive(Debug, Clone)]
+pub struct ForwardConfig {
+    /// `TABLE_NAME` (required).
+    pub table_name: String,
+    /// `VIGIL_SINKS` (YAML or JSON text) or `VIGIL_SINKS_FILE` (a path); required.
+    pub sinks: vigil_siem::config::SinksConfig,
+    /// `VIGIL_INCIDENT_RETENTION_DAYS` (default 400): how long delivery state is kept.
+    pub retention: Duration,
+}
+
+impl ForwardConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let table_name = get("TABLE_NAME")
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let text = match (get("VIGIL_SINKS"), get("VIGIL_SINKS_FILE")) {
+            (Some(t), _) if !t.trim().is_empty() => t,
+            (_, Some(p)) if !p.trim().is_empty() => {
+                std::fs::read_to_string(&p).map_err(|e| ConfigError::Invalid {
+                    name: "VIGIL_SINKS_FILE",
+                    message: format!("{p}: {e}"),
+                })?
+            }
+            _ => return Err(ConfigError::Missing("VIGIL_SINKS")),
+        };
+        let sinks = vigil_siem::config::SinksConfig::parse(&text)?;
+        let retention = days(&get, "VIGIL_INCIDENT_RETENTION_DAYS")?.unwrap_or(Duration::days(400));
+        Ok(Self {
+            table_name,
+            sinks,
+            retention,
+        })
+    }
 }
 
 /// What the ingest function (and `vigil replay`) needs.
@@ -112,5 +154,25 @@ mod tests {
         assert!(cfg(&[("TABLE_NAME", "t"), ("VIGIL_FINDING_TTL_DAYS", "soon")]).is_err());
         assert!(cfg(&[("TABLE_NAME", "t"), ("VIGIL_RUNBOOK_YAML", "bogus: 1")]).is_err());
         assert!(cfg(&[("TABLE_NAME", "t"), ("VIGIL_RUNBOOK", "/nonexistent.yaml")]).is_err());
+    }
+
+    #[test]
+    fn forward_config_needs_a_table_and_valid_sinks() {
+        let m = |pairs: &[(&str, &str)]| {
+            let m: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            ForwardConfig::from_lookup(move |k| m.get(k).cloned())
+        };
+        assert!(matches!(m(&[("TABLE_NAME", "t")]), Err(ConfigError::Missing("VIGIL_SINKS"))));
+        let c = m(&[
+            ("TABLE_NAME", "t"),
+            ("VIGIL_SINKS", r#"{"sinks":[{"type":"file","name":"f","path":"-"}]}"#),
+        ])
+        .unwrap();
+        assert_eq!(c.sinks.sinks.len(), 1);
+        assert_eq!(c.retention, Duration::days(400));
+        assert!(m(&[("TABLE_NAME", "t"), ("VIGIL_SINKS", "sinks: [{type: nope}]")]).is_err());
     }
 }

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use vigil_domain::asff::SeverityLabel;
-use vigil_domain::incident::{Incident, IncidentStatus};
+use vigil_domain::asff::{RecordState, SeverityLabel};
+use vigil_domain::incident::{FindingRecord, Incident, IncidentStatus};
 
 /// Why an incident version is forwarded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,6 +104,46 @@ pub struct IncidentPayload {
     pub remediation: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remediation_url: Option<String>,
+    /// The incident's most severe recent findings (at most the configured number); the
+    /// incident's own counts give the total.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub top_findings: Vec<FindingSummary>,
+}
+
+/// One finding, in brief, inside a payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FindingSummary {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub finding_type: String,
+    pub severity: SeverityLabel,
+    pub title: String,
+    pub product: String,
+    pub record_state: RecordState,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// The `n` findings a payload lists: most severe first, then most recent.
+pub fn top_findings(records: &[FindingRecord], n: usize) -> Vec<FindingSummary> {
+    let mut v: Vec<&FindingRecord> = records.iter().collect();
+    v.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(b.last_event_time.cmp(&a.last_event_time))
+            .then(a.finding_id.cmp(&b.finding_id))
+    });
+    v.into_iter()
+        .take(n)
+        .map(|r| FindingSummary {
+            id: r.finding_id.clone(),
+            finding_type: r.finding_type.clone(),
+            severity: r.severity,
+            title: r.title.clone(),
+            product: r.product.clone(),
+            record_state: r.record_state,
+            last_seen: r.last_event_time,
+        })
+        .collect()
 }
 
 fn first_n(set: &BTreeSet<String>, n: usize) -> Vec<String> {
@@ -139,6 +179,7 @@ impl IncidentPayload {
             lead_finding_type: inc.lead.finding_type.clone(),
             remediation: inc.lead.remediation.text.clone(),
             remediation_url: inc.lead.remediation.url.clone(),
+            top_findings: Vec::new(),
         }
     }
 }

@@ -5,11 +5,14 @@
 //! CIM Alerts field names in `event`; optionally each raw finding under `aws:securityhub:finding`.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use thiserror::Error;
 
 use crate::change::IncidentPayload;
+use crate::retry::Failure;
 
 pub const INCIDENT_SOURCETYPE: &str = "vigil:incident";
 pub const FINDING_SOURCETYPE: &str = "aws:securityhub:finding";
@@ -157,6 +160,92 @@ pub fn pack(envelopes: &[(String, Value)], max_body_bytes: usize) -> Result<Vec<
     Ok(out)
 }
 
+/// What a HEC response means for the events of the request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HecReply {
+    /// Accepted (code 0); with indexer acknowledgement on, the id to poll.
+    Accepted { ack_id: Option<u64> },
+    /// Failed; for a data error in a stacked body, the index of the first bad event.
+    Failed {
+        failure: Failure,
+        invalid_event: Option<usize>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyBody {
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    code: Option<i64>,
+    #[serde(default, rename = "ackId")]
+    ack_id: Option<u64>,
+    #[serde(default, rename = "invalid-event-number")]
+    invalid_event: Option<usize>,
+}
+
+/// Classifies a HEC response by its reply code (gjanders/SplunkAdmins code table), falling back
+/// to the HTTP status when the body is not HEC's JSON (a proxy, a load balancer).
+pub fn classify_reply(status: u16, body: &str, retry_after: Option<Duration>) -> HecReply {
+    let parsed: Option<ReplyBody> = serde_json::from_str(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|b| b.text.clone())
+        .unwrap_or_else(|| body.chars().take(200).collect());
+    let code = parsed.as_ref().and_then(|b| b.code);
+    let invalid_event = parsed.as_ref().and_then(|b| b.invalid_event);
+    let msg = |what: &str| match code {
+        Some(c) => format!("HEC {status} code {c} ({text}): {what}"),
+        None => format!("HEC {status} ({text}): {what}"),
+    };
+    let failure = match code {
+        Some(0) if (200..300).contains(&status) => {
+            return HecReply::Accepted {
+                ack_id: parsed.and_then(|b| b.ack_id),
+            }
+        }
+        None if (200..300).contains(&status) => {
+            return HecReply::Accepted {
+                ack_id: parsed.and_then(|b| b.ack_id),
+            }
+        }
+        Some(1..=4) => Failure::config(msg("token missing, invalid or disabled")),
+        Some(7) => Failure::config(msg("index not allowed for this token")),
+        Some(10 | 11) => Failure::config(msg("token requires indexer acknowledgement: set ack")),
+        Some(14) => Failure::config(msg("acknowledgement is disabled on this token: unset ack")),
+        Some(16) => Failure::config(msg("query-string authorisation refused")),
+        Some(5 | 6 | 12 | 13 | 15) => Failure::data(msg("event rejected")),
+        Some(8 | 9 | 18..=20) => Failure::retryable(msg("server busy or failing")),
+        _ => match crate::retry::http_status_class(status) {
+            Some(crate::retry::FailureClass::Retryable) | None => {
+                Failure::retryable(msg("retryable"))
+            }
+            Some(crate::retry::FailureClass::Config) => Failure::config(msg("configuration")),
+            Some(crate::retry::FailureClass::Data) if status == 413 => {
+                Failure::config(msg("body above the server's limit: lower max_body_bytes"))
+            }
+            Some(crate::retry::FailureClass::Data) => Failure::data(msg("rejected")),
+        },
+    };
+    HecReply::Failed {
+        failure: failure.with_retry_after(retry_after),
+        invalid_event,
+    }
+}
+
+/// Parses an `/services/collector/ack` response: `{"acks":{"0":true,"1":false}}`.
+pub fn parse_acks(body: &str) -> Option<std::collections::BTreeMap<u64, bool>> {
+    #[derive(Deserialize)]
+    struct Acks {
+        acks: std::collections::BTreeMap<String, bool>,
+    }
+    let a: Acks = serde_json::from_str(body).ok()?;
+    a.acks
+        .into_iter()
+        .map(|(k, v)| k.parse().ok().map(|k| (k, v)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,5 +309,37 @@ mod tests {
         assert!(
             matches!(pack(&envs, 50), Err(HecError::EventTooLarge { key, .. }) if key == "inc-1:3")
         );
+    }
+
+    #[test]
+    fn hec_replies_are_classified_by_code_then_status() {
+        let ok = classify_reply(200, r#"{"text":"Success","code":0,"ackId":7}"#, None);
+        assert_eq!(ok, HecReply::Accepted { ack_id: Some(7) });
+        let class = |st, body: &str| match classify_reply(st, body, None) {
+            HecReply::Failed { failure, .. } => Some(failure.class),
+            HecReply::Accepted { .. } => None,
+        };
+        use crate::retry::FailureClass::*;
+        assert_eq!(class(403, r#"{"text":"Invalid token","code":4}"#), Some(Config));
+        assert_eq!(class(400, r#"{"text":"Incorrect index","code":7}"#), Some(Config));
+        assert_eq!(class(503, r#"{"text":"Server is busy","code":9}"#), Some(Retryable));
+        assert_eq!(class(500, r#"{"text":"Internal server error","code":8}"#), Some(Retryable));
+        assert_eq!(class(502, "<html>bad gateway</html>"), Some(Retryable));
+        assert_eq!(class(429, ""), Some(Retryable));
+        assert_eq!(class(413, "too large"), Some(Config));
+        let bad = classify_reply(
+            400,
+            r#"{"text":"Invalid data format","code":6,"invalid-event-number":2}"#,
+            None,
+        );
+        assert!(matches!(bad, HecReply::Failed { invalid_event: Some(2), ref failure } if failure.class == Data));
+    }
+
+    #[test]
+    fn ack_responses_parse() {
+        let a = parse_acks(r#"{"acks":{"0":true,"1":false}}"#).unwrap();
+        assert_eq!(a.get(&0), Some(&true));
+        assert_eq!(a.get(&1), Some(&false));
+        assert_eq!(parse_acks("nope"), None);
     }
 }

@@ -1,0 +1,150 @@
+//! The `forward` Lambda's handler: a batch of the incident table's stream records in, every
+//! forwardable incident version delivered to every configured sink that lacks it, and the
+//! partial-batch response out (`ReportBatchItemFailures`), so Lambda retries from the first
+//! record some sink did not get.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use chrono::Utc;
+use lambda_runtime::LambdaEvent;
+use serde_json::{json, Value};
+use vigil_forward::{BatchReport, Forwarder};
+
+#[derive(Debug)]
+pub struct Deps {
+    pub forwarder: Forwarder,
+    /// Print CloudWatch EMF lines (off in unit tests).
+    pub emit_metrics: bool,
+}
+
+/// The invocation deadline as an `Instant`.
+fn deadline(ctx: &lambda_runtime::Context) -> Option<Instant> {
+    let now_ms = Utc::now().timestamp_millis();
+    let left = i64::try_from(ctx.deadline).ok()?.checked_sub(now_ms)?;
+    (left > 0).then(|| Instant::now() + Duration::from_millis(left.unsigned_abs()))
+}
+
+pub async fn handle(
+    deps: &Deps,
+    event: LambdaEvent<DynamoDbEvent>,
+) -> Result<DynamoDbEventResponse, lambda_runtime::Diagnostic> {
+    let report = process(deps, &event.payload, deadline(&event.context)).await;
+    Ok(report.response())
+}
+
+/// The handler without the Lambda envelope (also used by `vigil forward` and `vigil redrive`).
+pub async fn process(deps: &Deps, event: &DynamoDbEvent, deadline: Option<Instant>) -> BatchReport {
+    let report = deps.forwarder.forward(&event.records, deadline).await;
+    tracing::info!(
+        records = report.records,
+        forwardable = report.forwardable,
+        skipped = report.skipped,
+        malformed = report.malformed,
+        first_failed = ?report.first_failed,
+        per_sink = %serde_json::to_string(&report.per_sink).unwrap_or_default(),
+        "stream batch forwarded"
+    );
+    if deps.emit_metrics {
+        for line in emf_lines(&report, Utc::now().timestamp_millis()) {
+            println!("{line}");
+        }
+    }
+    report
+}
+
+fn emf(timestamp_ms: i64, dims: &[(&str, &str)], metrics: &[(&str, u64)]) -> String {
+    let mut v = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": "Vigil",
+                "Dimensions": [dims.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
+                "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }]
+        },
+    });
+    for (k, val) in dims {
+        v[*k] = Value::from(*val);
+    }
+    for (n, val) in metrics {
+        v[*n] = json!(val);
+    }
+    v.to_string()
+}
+
+/// CloudWatch Embedded Metric Format lines: batch totals, per sink, per severity.
+pub fn emf_lines(r: &BatchReport, timestamp_ms: i64) -> Vec<String> {
+    let mut out = vec![emf(
+        timestamp_ms,
+        &[("Function", "forward")],
+        &[
+            ("RecordsReceived", r.records),
+            ("IncidentVersionsForwardable", r.forwardable),
+            ("RecordsSkipped", r.skipped),
+            ("RecordsMalformed", r.malformed),
+            ("BatchesWithFailures", u64::from(r.first_failed.is_some())),
+        ],
+    )];
+    for (sink, s) in &r.per_sink {
+        out.push(emf(
+            timestamp_ms,
+            &[("Function", "forward"), ("Sink", sink)],
+            &[
+                ("Deliveries", s.delivered),
+                ("AlreadyDelivered", s.already_delivered),
+                ("DeliveryFailures", s.failed),
+                ("DeliveryFailuresRetryable", s.failed_retryable),
+                ("DeliveryFailuresConfig", s.failed_config),
+                ("DeliveryFailuresData", s.failed_data),
+                ("DeliveryRetries", s.retries),
+            ],
+        ));
+    }
+    for (sev, n) in &r.by_severity {
+        out.push(emf(
+            timestamp_ms,
+            &[("Function", "forward"), ("Severity", sev)],
+            &[("IncidentVersionsForwardable", *n)],
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_forward::SinkStats;
+
+    #[test]
+    fn emf_lines_declare_every_metric_they_carry() {
+        let mut r = BatchReport {
+            records: 3,
+            forwardable: 2,
+            ..Default::default()
+        };
+        r.per_sink.insert(
+            "splunk".into(),
+            SinkStats {
+                delivered: 2,
+                ..Default::default()
+            },
+        );
+        r.by_severity.insert("HIGH".into(), 2);
+        let lines = emf_lines(&r, 1);
+        assert_eq!(lines.len(), 3);
+        for l in &lines {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let m = &v["_aws"]["CloudWatchMetrics"][0];
+            for d in m["Dimensions"][0].as_array().unwrap() {
+                assert!(v[d.as_str().unwrap()].is_string());
+            }
+            for n in m["Metrics"].as_array().unwrap() {
+                assert!(v[n["Name"].as_str().unwrap()].is_number());
+            }
+        }
+        let sink: Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!((sink["Sink"].as_str(), sink["Deliveries"].as_u64()), (Some("splunk"), Some(2)));
+    }
+}

@@ -1,0 +1,297 @@
+//! The forwarder's ports on AWS: per-sink delivery state in the incident table, an incident's
+//! recent findings from gsi1, and sink secrets from Secrets Manager.
+//!
+//! Delivery state item: pk `D#<incident id>`, sk `D`, `entity_type = delivery`, one number
+//! attribute per sink, `s_<sink name>` = highest version that sink has. Updated with
+//! `SET #s = :v` conditioned on `attribute_not_exists(#s) OR #s < :v`, so concurrent or
+//! replayed batches never lower it. The stream sees these writes; the forwarder skips them and
+//! the event source mapping's filter drops them before the function is invoked.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+use futures::future::BoxFuture;
+use vigil_domain::incident::FindingRecord;
+use vigil_forward::ledger::{Delivered, DeliveryLedger, FindingSource, LedgerError};
+use vigil_forward::secrets::{SecretBackend, SecretError};
+
+use crate::dynamo::GSI_BY_INCIDENT;
+
+pub fn delivery_pk(incident_id: &str) -> String {
+    format!("D#{incident_id}")
+}
+
+/// Attribute holding a sink's delivered version.
+pub fn sink_attr(sink: &str) -> String {
+    format!("s_{sink}")
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+    /// How long delivery state is kept (TTL), like incidents.
+    retention: chrono::Duration,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>, retention: chrono::Duration) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention,
+        }
+    }
+}
+
+fn ledger_error<E: ProvideErrorMetadata + std::fmt::Display>(
+    op: &str,
+    e: &aws_sdk_dynamodb::error::SdkError<E>,
+) -> LedgerError {
+    use aws_sdk_dynamodb::error::SdkError;
+    let (message, retryable) = match e {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("Unknown");
+            let retryable = se.raw().status().is_server_error()
+                || matches!(
+                    code,
+                    "ProvisionedThroughputExceededException"
+                        | "ThrottlingException"
+                        | "RequestLimitExceeded"
+                        | "InternalServerError"
+                );
+            (
+                format!("{op}: {code}: {}", se.err().message().unwrap_or_default()),
+                retryable,
+            )
+        }
+        other => (format!("{op}: {other}"), true),
+    };
+    LedgerError { message, retryable }
+}
+
+fn versions(item: &HashMap<String, AttributeValue>) -> HashMap<String, u64> {
+    item.iter()
+        .filter_map(|(k, v)| {
+            let sink = k.strip_prefix("s_")?;
+            let AttributeValue::N(n) = v else { return None };
+            Some((sink.to_owned(), n.parse().ok()?))
+        })
+        .collect()
+}
+
+impl DeliveryLedger for DynamoLedger {
+    fn delivered<'a>(
+        &'a self,
+        incident_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Delivered, LedgerError>> {
+        Box::pin(async move {
+            let mut out = Delivered::new();
+            for chunk in incident_ids.chunks(100) {
+                let keys: Vec<HashMap<String, AttributeValue>> = chunk
+                    .iter()
+                    .map(|id| {
+                        HashMap::from([
+                            ("pk".to_owned(), AttributeValue::S(delivery_pk(id))),
+                            ("sk".to_owned(), AttributeValue::S("D".into())),
+                        ])
+                    })
+                    .collect();
+                let mut pending = Some(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build()
+                        .map_err(|e| LedgerError {
+                            message: e.to_string(),
+                            retryable: false,
+                        })?,
+                );
+                let mut round = 0u32;
+                while let Some(req) = pending.take() {
+                    let resp = self
+                        .client
+                        .batch_get_item()
+                        .request_items(&self.table, req)
+                        .send()
+                        .await
+                        .map_err(|e| ledger_error("BatchGetItem", &e))?;
+                    for item in resp
+                        .responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default()
+                    {
+                        if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                            if let Some(id) = pk.strip_prefix("D#") {
+                                out.insert(id.to_owned(), versions(&item));
+                            }
+                        }
+                    }
+                    pending = resp
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(&self.table))
+                        .filter(|k| !k.keys.is_empty());
+                    if pending.is_some() {
+                        round += 1;
+                        if round > 8 {
+                            return Err(LedgerError {
+                                message: "BatchGetItem: keys still unprocessed after 8 rounds"
+                                    .into(),
+                                retryable: true,
+                            });
+                        }
+                        tokio::time::sleep(Duration::from_millis(20 << round.min(6))).await;
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn record<'a>(
+        &'a self,
+        incident_id: &'a str,
+        sink: &'a str,
+        version: u64,
+    ) -> BoxFuture<'a, Result<(), LedgerError>> {
+        Box::pin(async move {
+            let ttl = (chrono::Utc::now() + self.retention).timestamp();
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(delivery_pk(incident_id)))
+                .key("sk", AttributeValue::S("D".into()))
+                .update_expression("SET #s = :v, entity_type = :t, #ttl = :ttl")
+                .condition_expression("attribute_not_exists(#s) OR #s < :v")
+                .expression_attribute_names("#s", sink_attr(sink))
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":v", AttributeValue::N(version.to_string()))
+                .expression_attribute_values(":t", AttributeValue::S("delivery".into()))
+                .expression_attribute_values(":ttl", AttributeValue::N(ttl.to_string()))
+                .send()
+                .await;
+            match r {
+                Ok(_) => Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+                {
+                    // The sink already has this version or a newer one.
+                    Ok(())
+                }
+                Err(e) => Err(ledger_error("UpdateItem", &e)),
+            }
+        })
+    }
+}
+
+/// The incident's most recent findings (gsi1, newest first).
+#[derive(Debug, Clone)]
+pub struct DynamoFindings {
+    client: Client,
+    table: String,
+}
+
+impl DynamoFindings {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl FindingSource for DynamoFindings {
+    fn recent<'a>(
+        &'a self,
+        incident_id: &'a str,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<FindingRecord>, LedgerError>> {
+        Box::pin(async move {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_BY_INCIDENT)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(":p", AttributeValue::S(format!("INC#{incident_id}")))
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit.clamp(1, 100)).unwrap_or(100))
+                .send()
+                .await
+                .map_err(|e| ledger_error("Query", &e))?;
+            resp.items
+                .unwrap_or_default()
+                .into_iter()
+                .map(|item| {
+                    serde_dynamo::from_item(item).map_err(|e| LedgerError {
+                        message: format!("finding record: {e}"),
+                        retryable: false,
+                    })
+                })
+                .collect()
+        })
+    }
+}
+
+/// Sink secrets from AWS Secrets Manager (`GetSecretValue`, string secrets).
+#[derive(Debug, Clone)]
+pub struct SecretsManager {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretsManager {
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self { client }
+    }
+
+    pub async fn from_env() -> Self {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        Self::new(aws_sdk_secretsmanager::Client::new(&conf))
+    }
+}
+
+impl SecretBackend for SecretsManager {
+    fn fetch<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<String, SecretError>> {
+        Box::pin(async move {
+            let what = format!("secret {id}");
+            let resp = self
+                .client
+                .get_secret_value()
+                .secret_id(id)
+                .send()
+                .await
+                .map_err(|e| {
+                    use aws_sdk_secretsmanager::error::SdkError;
+                    match &e {
+                        SdkError::ServiceError(se) => {
+                            let code = se.err().code().unwrap_or("Unknown").to_owned();
+                            let retryable = se.raw().status().is_server_error()
+                                || code == "ThrottlingException"
+                                || code == "InternalServiceError";
+                            let message = format!("{code}: {}", se.err().message().unwrap_or_default());
+                            if retryable {
+                                SecretError::Unavailable { what: what.clone(), message }
+                            } else {
+                                SecretError::Invalid { what: what.clone(), message }
+                            }
+                        }
+                        other => SecretError::Unavailable {
+                            what: what.clone(),
+                            message: other.to_string(),
+                        },
+                    }
+                })?;
+            resp.secret_string.ok_or(SecretError::Invalid {
+                what,
+                message: "has no SecretString (binary secrets are not supported)".into(),
+            })
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! Syslog over TLS (RFC 5425): RFC 5424 messages carrying CEF or LEEF, octet-counting framing.
+//!
+//! Syslog has no application-level acknowledgement, so a batch counts as delivered once it
+//! was written, flushed and the TLS session closed cleanly (close_notify). A connection that
+//! breaks mid-batch fails the whole batch, which is re-sent: duplicates carry the same key
+//! (structured data `key=` and CEF `externalId`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rustls::pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use vigil_siem::config::{SyslogPayload, SyslogSink};
+use vigil_siem::retry::Failure;
+use vigil_siem::syslog::{cef, leef, octet_frame, rfc5424, SyslogFormat};
+
+use crate::secrets::Secrets;
+use crate::sink::{Delivery, SendResults};
+use crate::tls::{client_config, client_identity, TlsError};
+
+#[derive(Debug)]
+pub struct SyslogClient {
+    config: SyslogSink,
+    format: SyslogFormat,
+    secrets: Secrets,
+    tls: tokio::sync::Mutex<Option<Arc<rustls::ClientConfig>>>,
+}
+
+impl SyslogClient {
+    pub fn new(config: SyslogSink, secrets: Secrets) -> Result<Self, TlsError> {
+        Ok(Self {
+            format: SyslogFormat {
+                facility: config.facility,
+                hostname: config.hostname.clone(),
+                app_name: config.app_name.clone(),
+                pen: config.pen,
+            },
+            config,
+            secrets,
+            tls: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &SyslogSink {
+        &self.config
+    }
+
+    pub fn refresh_credentials(&self) {
+        if let Some(r) = &self.config.tls.client_identity {
+            self.secrets.invalidate(r);
+        }
+        if let Ok(mut t) = self.tls.try_lock() {
+            *t = None;
+        }
+    }
+
+    async fn tls_config(&self) -> Result<Arc<rustls::ClientConfig>, Failure> {
+        let mut guard = self.tls.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let id = client_identity(&self.config.tls, &self.secrets)
+            .await
+            .map_err(|e| match e {
+                TlsError::Secret(s) => crate::sink::secret_failure(&s),
+                e => Failure::config(e.to_string()),
+            })?;
+        let c = client_config(&self.config.tls, id.as_deref())
+            .map_err(|e| Failure::config(e.to_string()))?;
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    /// The framed messages of a batch.
+    pub fn frames(&self, batch: &[Arc<Delivery>]) -> Vec<u8> {
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for d in batch {
+            let msg = match self.config.format {
+                SyslogPayload::Cef => cef(&d.payload, now),
+                SyslogPayload::Leef => leef(&d.payload),
+            };
+            out.extend(octet_frame(&rfc5424(&self.format, &d.payload, now, &msg)));
+        }
+        out
+    }
+
+    pub async fn send(&self, batch: &[Arc<Delivery>]) -> SendResults {
+        let r = self.send_all(batch).await;
+        vec![r; batch.len()]
+    }
+
+    async fn send_all(&self, batch: &[Arc<Delivery>]) -> Result<(), Failure> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tls = self.tls_config().await?;
+        let name = self
+            .config
+            .tls
+            .server_name
+            .clone()
+            .unwrap_or_else(|| self.config.host.clone());
+        let server = ServerName::try_from(name.clone())
+            .map_err(|_| Failure::config(format!("{name:?} is not a valid TLS server name")))?;
+        let timeout = Duration::from_secs(self.config.timeout_secs);
+        let addr = (self.config.host.as_str(), self.config.port);
+        let io = async {
+            let tcp = TcpStream::connect(addr)
+                .await
+                .map_err(|e| Failure::retryable(format!("connect: {e}")))?;
+            tcp.set_nodelay(true).ok();
+            let mut tls = TlsConnector::from(tls)
+                .connect(server, tcp)
+                .await
+                .map_err(|e| {
+                    let m = format!("TLS handshake: {e}");
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        // Certificate or protocol rejected: retrying will not help.
+                        Failure::config(m)
+                    } else {
+                        Failure::retryable(m)
+                    }
+                })?;
+            let frames = self.frames(batch);
+            tls.write_all(&frames)
+                .await
+                .map_err(|e| Failure::retryable(format!("write: {e}")))?;
+            tls.flush()
+                .await
+                .map_err(|e| Failure::retryable(format!("flush: {e}")))?;
+            // close_notify, then wait for the peer's side: the receiver has read everything.
+            tls.shutdown()
+                .await
+                .map_err(|e| Failure::retryable(format!("close: {e}")))?;
+            Ok::<(), Failure>(())
+        };
+        tokio::time::timeout(timeout, io)
+            .await
+            .map_err(|_| Failure::retryable(format!("timed out after {}s", timeout.as_secs())))?
+    }
+}
