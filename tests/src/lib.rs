@@ -4,6 +4,10 @@
 //! starts it). Without it they print why and skip, unless `VIGIL_REQUIRE_SERVICES=1` (as in
 //! `make test` and CI), where a missing service fails the test instead of hiding it.
 
+/// Test receivers (HEC, webhook, rsyslog): test infrastructure, so failures panic.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod receivers;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -155,4 +159,120 @@ pub fn gd_finding(id: &str, account: &str, instance: u32, minutes: i64, severity
         "Description": "generated",
         "Resources": [{"Type": "AwsEc2Instance", "Id": format!("arn:aws:ec2:us-east-1:{account}:instance/i-{instance:017x}")}]
     })
+}
+
+/// A DynamoDB Streams client for DynamoDB Local (same endpoint as the tables).
+pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
+    let conf = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "vigil-tests",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(conf)
+}
+
+/// An incident (version `version`) opened by one HIGH GuardDuty finding with this title.
+pub fn synthetic_incident(
+    title: &str,
+    n: u32,
+    version: u64,
+) -> vigil_domain::incident::Incident {
+    let rb = vigil_domain::Runbook::default();
+    let mut v = gd_finding(&format!("syn-{n}"), "111111111111", n, 0, "HIGH");
+    v["Title"] = Value::String(title.to_owned());
+    let f = vigil_domain::incident::NormalizedFinding::new(
+        vigil_domain::asff::parse_finding(&v).unwrap_or_else(|e| panic!("{e}")),
+        &rb,
+    );
+    let mut inc = vigil_domain::incident::Incident::open(
+        &f,
+        &rb,
+        chrono::Utc::now(),
+        chrono::Duration::days(1),
+    );
+    inc.apply(None, &f, &rb);
+    inc.version = version;
+    inc
+}
+
+/// A stream record as Lambda delivers it for an incident item written at sequence `seq`
+/// (`old`: the previous image, for a MODIFY).
+pub fn incident_record(
+    new: &vigil_domain::incident::Incident,
+    old: Option<&vigil_domain::incident::Incident>,
+    seq: u64,
+) -> aws_lambda_events::event::dynamodb::EventRecord {
+    let image = |inc: &vigil_domain::incident::Incident| {
+        let mut item: serde_json::Map<String, Value> = serde_json::to_value(
+            serde_dynamo::to_item::<_, serde_dynamo::Item>(inc).unwrap_or_else(|e| panic!("{e}")),
+        )
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+        item.insert("entity_type".into(), serde_json::json!({"S": "incident"}));
+        item.insert("pk".into(), serde_json::json!({"S": format!("I#{}", inc.id)}));
+        Value::Object(item)
+    };
+    let mut d = serde_json::json!({
+        "Keys": {"pk": {"S": format!("I#{}", new.id)}, "sk": {"S": "I"}},
+        "SequenceNumber": format!("{seq:021}"), "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES", "ApproximateCreationDateTime": 1795000000.0,
+        "NewImage": image(new),
+    });
+    if let Some(o) = old {
+        d["OldImage"] = image(o);
+    }
+    serde_json::from_value(serde_json::json!({
+        "awsRegion": "us-east-1", "eventID": format!("ev-{seq}"),
+        "eventName": if old.is_some() { "MODIFY" } else { "INSERT" },
+        "eventSource": "aws:dynamodb", "eventVersion": "1.1", "dynamodb": d,
+    }))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Lambda's DynamoDB event source mapping, simulated over a list of records: batches of
+/// `batch_size`; with `ReportBatchItemFailures`, the next batch starts at the reported record
+/// (records after it are re-sent even if they succeeded), else after the batch.
+#[derive(Debug, Default)]
+pub struct Esm {
+    pub position: usize,
+    pub invocations: usize,
+}
+
+impl Esm {
+    /// One invocation; `None` when every record was processed.
+    pub async fn step(
+        &mut self,
+        deps: &forward::Deps,
+        records: &[aws_lambda_events::event::dynamodb::EventRecord],
+        batch_size: usize,
+    ) -> Option<vigil_forward::BatchReport> {
+        if self.position >= records.len() {
+            return None;
+        }
+        let end = (self.position + batch_size).min(records.len());
+        let mut event = aws_lambda_events::event::dynamodb::Event::default();
+        event.records = records[self.position..end].to_vec();
+        let report = forward::process(deps, &event, None).await;
+        self.invocations += 1;
+        match &report.first_failed {
+            None => self.position = end,
+            Some(seq) => {
+                let at = event
+                    .records
+                    .iter()
+                    .position(|r| r.change.sequence_number.as_deref() == Some(seq.as_str()))
+                    .unwrap_or_else(|| panic!("reported sequence number {seq} is not in the batch"));
+                self.position += at;
+            }
+        }
+        Some(report)
+    }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rustls::pki_types::ServerName;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use vigil_siem::config::{SyslogPayload, SyslogSink};
@@ -20,6 +20,9 @@ use vigil_siem::syslog::{cef, leef, octet_frame, rfc5424, SyslogFormat};
 use crate::secrets::Secrets;
 use crate::sink::{Delivery, SendResults};
 use crate::tls::{client_config, client_identity, TlsError};
+
+/// How long to watch for a receiver refusing the client certificate (mutual TLS only).
+const MTLS_PROBE: Duration = Duration::from_millis(300);
 
 #[derive(Debug)]
 pub struct SyslogClient {
@@ -125,6 +128,23 @@ impl SyslogClient {
                         Failure::retryable(m)
                     }
                 })?;
+            if self.config.tls.client_identity.is_some() {
+                // Under TLS 1.3 a receiver that refuses the client certificate does so after
+                // the client's handshake completed, by closing the session. Give it a moment
+                // to do so before sending, so a refusal is a visible configuration error.
+                let mut probe = [0u8; 1];
+                match tokio::time::timeout(MTLS_PROBE, tls.read(&mut probe)).await {
+                    Err(_) => {}
+                    Ok(Ok(n)) if n > 0 => {}
+                    Ok(r) => {
+                        return Err(Failure::config(format!(
+                            "the receiver closed the session right after the TLS handshake \
+                             (client certificate refused?): {}",
+                            r.err().map(|e| e.to_string()).unwrap_or_else(|| "EOF".into())
+                        )))
+                    }
+                }
+            }
             let frames = self.frames(batch);
             tls.write_all(&frames)
                 .await
@@ -132,10 +152,25 @@ impl SyslogClient {
             tls.flush()
                 .await
                 .map_err(|e| Failure::retryable(format!("flush: {e}")))?;
-            // close_notify, then wait for the peer's side: the receiver has read everything.
+            // close_notify, then read until the receiver closes its side: it has read
+            // everything we wrote (a reset instead means it had not, so the batch is re-sent).
+            // Receivers such as rsyslog close without a close_notify of their own.
             tls.shutdown()
                 .await
                 .map_err(|e| Failure::retryable(format!("close: {e}")))?;
+            let mut buf = [0u8; 512];
+            loop {
+                match tls.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => {
+                        return Err(Failure::retryable(format!(
+                            "the receiver ended the session before reading everything: {e}"
+                        )))
+                    }
+                }
+            }
             Ok::<(), Failure>(())
         };
         tokio::time::timeout(timeout, io)

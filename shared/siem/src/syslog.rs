@@ -96,6 +96,9 @@ pub fn cef(p: &IncidentPayload, received: DateTime<Utc>) -> String {
         ("cn2Label", "incidentVersion".into()),
         ("cn2", p.version.to_string()),
     ];
+    // The header's Name is often clipped by SIEMs; the full title also travels here.
+    ext.push(("flexString1Label", "title".into()));
+    ext.push(("flexString1", p.title.clone()));
     if let Some(d) = p.response_deadline {
         ext.push(("deviceCustomDate1Label", "responseDeadline".into()));
         ext.push(("deviceCustomDate1", ms(d)));
