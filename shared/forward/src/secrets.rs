@@ -77,8 +77,16 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// Identifies a reference in the cache (in memory only: it contains inline values).
 fn cache_key(r: &SecretRef) -> String {
-    r.describe()
+    let f = |o: &Option<String>| o.clone().unwrap_or_default();
+    format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}",
+        f(&r.secret_arn),
+        f(&r.env),
+        f(&r.file),
+        f(&r.value)
+    )
 }
 
 impl Secrets {
@@ -213,6 +221,20 @@ mod tests {
         let e = s.get(&arn(Some("missing"))).await.unwrap_err();
         assert!(!e.to_string().contains("t0k3n"), "{e}");
         assert!(!e.is_retryable());
+    }
+
+    #[tokio::test]
+    async fn different_references_never_share_a_cached_value() {
+        let s = Secrets::local();
+        let r = |v: &str| SecretRef {
+            secret_arn: None,
+            env: None,
+            file: None,
+            value: Some(v.into()),
+            key: None,
+        };
+        assert_eq!(s.get(&r("one")).await.unwrap().expose(), "one");
+        assert_eq!(s.get(&r("two")).await.unwrap().expose(), "two");
     }
 
     #[test]

@@ -39,8 +39,9 @@ pub enum SinkConfigError {
     DuplicateName(String),
 }
 
-/// Where a secret comes from. Its value is fetched at run time and never logged.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Where a secret comes from. Its value is fetched at run time and never logged; `Debug`
+/// shows [`SecretRef::describe`], never an inline value.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
     /// AWS Secrets Manager secret ARN (or name).
@@ -58,6 +59,12 @@ pub struct SecretRef {
     /// When the secret is a JSON object, the field holding the value.
     #[serde(default)]
     pub key: Option<String>,
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretRef({})", self.describe())
+    }
 }
 
 impl SecretRef {

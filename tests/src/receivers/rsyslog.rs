@@ -34,6 +34,15 @@ fn free_port() -> u16 {
 impl Rsyslog {
     /// Starts rsyslogd; `mutual`: require a client certificate signed by the test CA.
     pub async fn start(bin: &std::path::Path, pki: &Pki, mutual: bool) -> Rsyslog {
+        Self::start_on(bin, pki, mutual, free_port()).await
+    }
+
+    /// A port no one listens on yet (for a receiver that comes up later).
+    pub fn reserve_port() -> u16 {
+        free_port()
+    }
+
+    pub async fn start_on(bin: &std::path::Path, pki: &Pki, mutual: bool, port: u16) -> Rsyslog {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         for (name, text) in [
@@ -43,7 +52,6 @@ impl Rsyslog {
         ] {
             std::fs::write(d.join(name), text).unwrap();
         }
-        let port = free_port();
         let auth = if mutual { "x509/certvalid" } else { "anon" };
         let w = d.display();
         let conf = format!(
