@@ -495,3 +495,40 @@ async fn a_server_certificate_from_an_unknown_ca_is_refused() {
     assert!(rs.records().is_empty());
 }
 
+
+#[tokio::test]
+async fn versions_of_one_incident_reach_a_sink_in_order_even_across_failures() {
+    let hec = Hec::start(TOKEN).await;
+    let hook = WebhookReceiver::start(WHSEC).await;
+    let yaml = format!(
+        "{}\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}",
+        hec_yaml(&hec.url(), ""),
+        hook.url()
+    );
+    let d = deps(&yaml, Arc::default());
+    let v1 = synthetic_incident("evolving", 70, 1);
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.severity = vigil_domain::asff::SeverityLabel::Critical;
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    v3.finding_count = 2;
+    let recs = vec![
+        incident_record(&v1, None, 1),
+        incident_record(&v2, Some(&v1), 2),
+        incident_record(&v3, Some(&v2), 3),
+    ];
+    // Version 1 fails on HEC for the whole invocation: 2 and 3 are held back for HEC only.
+    for _ in 0..3 {
+        hec.fault(Fault::Status(500));
+    }
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed.as_deref(), recs[0].change.sequence_number.as_deref());
+    assert_eq!(r.per_sink["splunk"].failed, 3);
+    assert_eq!(hec.with(|s| s.requests), 3, "only version 1 was tried");
+    assert_eq!(r.per_sink["soar"].delivered, 3);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    assert_eq!(hec.incident_keys(), keys_of(&recs), "in version order");
+    assert_eq!(hook.keys(), keys_of(&recs), "exactly once");
+}

@@ -250,3 +250,106 @@ async fn sinks_down_for_a_while_lose_nothing_and_healthy_sinks_get_no_duplicates
     assert_eq!(sorted(syslog), sorted(want.clone()), "syslog");
     assert_ledger(&store, &latest).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_catch_up_fills_gaps(
+) {
+    let Some(ep) = ddb_endpoint() else { return };
+    let Some(bin) = rsyslog::binary() else { return };
+    let (store, records) = ingested(&ep, "fwd-redrive").await;
+    let (want, latest) = forwardable(&records);
+    let sinks = Sinks::start().await;
+    let _rs = Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await;
+    // The webhook receiver rejects everything for now (503): the event source mapping would
+    // retry and then give up, writing an on-failure message with the batch's range.
+    for _ in 0..10_000 {
+        sinks.hook.fault(Fault::Busy);
+    }
+    let deps = sinks.deps(&store);
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = records.clone();
+    let r = forward::process(&deps, &event, None).await;
+    assert!(r.first_failed.is_some());
+    assert_eq!(r.per_sink["soar"].delivered, 0);
+    assert_eq!(r.per_sink["splunk"].delivered as usize, want.len());
+
+    let streams = streams_client(&ep);
+    let arn = stream_arn(store.client(), store.table()).await.unwrap();
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let seq = |r: &EventRecord| r.change.sequence_number.clone().unwrap();
+    let message = serde_json::json!({
+        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:forward",
+            "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 4},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+        "version": "1.0", "timestamp": "2026-11-27T10:00:00.000Z",
+        "DDBStreamBatchInfo": {"shardId": shard, "startSequenceNumber": seq(&records[0]),
+            "endSequenceNumber": seq(records.last().unwrap()), "batchSize": records.len(),
+            "approximateArrivalOfFirstRecord": "2026-11-27T09:59:00Z", "approximateArrivalOfLastRecord": "2026-11-27T09:59:01Z",
+            "streamArn": arn}
+    })
+    .to_string();
+    // Still down: the redrive fails and says so.
+    let r = forward::redrive::redrive_message(&deps, &streams, &message).await.unwrap();
+    assert!(r.first_failed.is_some());
+    // The receiver recovers; the redrive delivers to it alone.
+    sinks.hook.with(|s| s.faults.clear());
+    let r = forward::redrive::redrive_message(&deps, &streams, &message).await.unwrap();
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(r.per_sink["splunk"].delivered, 0);
+    assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()));
+    assert_eq!(sorted(sinks.hec.incident_keys()), sorted(want.clone()));
+
+    // A sink added later (or one whose records aged out of the stream) gets each incident's
+    // current version from `catch-up`; the others get nothing.
+    let late = WebhookReceiver::start(WHSEC).await;
+    let ca = sinks.pki.ca_pem.replace('\n', "\\n");
+    let yaml = format!(
+        r#"sinks:
+  - {{type: hec, name: splunk, url: '{}', allow_http: true, token: {{value: '{TOKEN}'}}}}
+  - {{type: webhook, name: late, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}
+  - {{type: syslog, name: arcsight, host: 127.0.0.1, port: {}, tls: {{ca_pem: "{ca}", ca_only: true}}}}
+"#,
+        sinks.hec.url(),
+        late.url(),
+        sinks.syslog_port
+    );
+    let cfg = SinksConfig::parse(&yaml).unwrap();
+    let ledger = DynamoLedger::new(store.client().clone(), store.table(), chrono::Duration::days(1));
+    let deps = forward::Deps {
+        forwarder: Forwarder::new(&cfg, &Secrets::local(), Arc::new(ledger.clone()), None).unwrap(),
+        emit_metrics: false,
+    };
+    let r = forward::redrive::catch_up(&deps, &store, &ledger, false).await.unwrap();
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(r.per_sink["late"].delivered as usize, latest.len());
+    // The others only get incidents whose current version is a non-material change they
+    // never needed (a moved last_seen): catch-up cannot tell, and re-sends the state.
+    let current: BTreeMap<String, u64> = vigil_domain::IncidentReader::list_incidents(&store, false)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.id, i.version))
+        .collect();
+    let stale = current.iter().filter(|(id, v)| latest[*id] < **v).count() as u64;
+    assert_eq!(r.per_sink["splunk"].delivered, stale);
+    let got: BTreeMap<String, u64> = late.with(|s| {
+        s.accepted
+            .iter()
+            .map(|(_, b)| (b["incident_id"].as_str().unwrap().to_owned(), b["version"].as_u64().unwrap()))
+            .collect()
+    });
+    assert_eq!(got, current);
+    assert!(late.with(|s| s.accepted.iter().all(|(_, b)| b["change"]["kind"] == "resync")));
+}

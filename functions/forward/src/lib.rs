@@ -3,6 +3,8 @@
 //! partial-batch response out (`ReportBatchItemFailures`), so Lambda retries from the first
 //! record some sink did not get.
 
+pub mod redrive;
+
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;

@@ -165,6 +165,45 @@ impl Forwarder {
                 }
             }
         }
+        self.deliver_all(deliveries, deadline, report).await
+    }
+
+    /// Delivers incident payloads that do not come from stream records (an operator's
+    /// catch-up): `index` orders them; there are no sequence numbers.
+    pub async fn forward_payloads(
+        &self,
+        payloads: Vec<vigil_siem::change::IncidentPayload>,
+        deadline: Option<Instant>,
+    ) -> BatchReport {
+        let mut report = BatchReport {
+            records: payloads.len() as u64,
+            ..Default::default()
+        };
+        let deliveries = payloads
+            .into_iter()
+            .enumerate()
+            .map(|(index, payload)| {
+                *report
+                    .by_severity
+                    .entry(payload.severity.as_str().to_owned())
+                    .or_default() += 1;
+                Delivery {
+                    index,
+                    sequence_number: Some(format!("payload-{index}")),
+                    payload,
+                    raw_findings: Vec::new(),
+                }
+            })
+            .collect();
+        self.deliver_all(deliveries, deadline, report).await
+    }
+
+    async fn deliver_all(
+        &self,
+        mut deliveries: Vec<Delivery>,
+        deadline: Option<Instant>,
+        mut report: BatchReport,
+    ) -> BatchReport {
         report.forwardable = deliveries.len() as u64;
         if deliveries.is_empty() || self.slots.is_empty() {
             return report;

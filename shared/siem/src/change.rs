@@ -18,6 +18,8 @@ pub enum ChangeKind {
     Opened,
     Updated,
     StatusChanged,
+    /// Re-sent by an operator's catch-up (`vigil catch-up`): the incident's current state.
+    Resync,
 }
 
 /// What changed between two versions, for the receiver's benefit.

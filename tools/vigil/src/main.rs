@@ -5,6 +5,11 @@
 //! - `vigil replay <file|dir>...`: feed EventBridge events through the same code the `ingest`
 //!   Lambda runs, against the configured table.
 //! - `vigil incidents [--open] [--json] [--findings]`: list incidents (and their findings).
+//! - `vigil forward [--follow]`: read the table's stream like Lambda's event source mapping
+//!   and run the `forward` Lambda's code on it (sinks from `VIGIL_SINKS` / `VIGIL_SINKS_FILE`).
+//! - `vigil redrive --queue-url <url> | --message <file>`: re-forward the stream records that
+//!   on-failure messages point at; a message is deleted only when every sink got its records.
+//! - `vigil catch-up [--open]`: send each incident's current version to sinks that lack it.
 //!
 //! Configuration is the Lambda's: `TABLE_NAME`, `VIGIL_RUNBOOK` / `VIGIL_RUNBOOK_YAML`, and the
 //! standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000` for local use).
@@ -41,6 +46,30 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Forward the table's stream to the configured sinks (VIGIL_SINKS / VIGIL_SINKS_FILE).
+    Forward {
+        /// Keep polling for new records (Ctrl-C to stop).
+        #[arg(long)]
+        follow: bool,
+        /// Records per invocation, as the event source mapping's BatchSize.
+        #[arg(long, default_value_t = 100)]
+        batch_size: usize,
+    },
+    /// Re-forward stream records from on-failure messages (SQS queue or files).
+    Redrive {
+        /// The on-failure SQS queue; messages are deleted once fully delivered.
+        #[arg(long, conflicts_with = "message")]
+        queue_url: Option<String>,
+        /// On-failure message files (JSON).
+        #[arg(long)]
+        message: Vec<PathBuf>,
+    },
+    /// Send each incident's current version to every sink that does not have it.
+    CatchUp {
+        /// Only open incidents.
+        #[arg(long)]
+        open: bool,
+    },
     /// List incidents, most recent first.
     Incidents {
         /// Only open incidents.
@@ -62,6 +91,45 @@ async fn main() -> Result<()> {
     let config = IngestConfig::from_env().context("reading configuration")?;
     let client = dynamodb_client().await;
     match cli.command {
+        Command::Forward { follow, batch_size } => {
+            let (deps, _) = forward_deps(&client).await?;
+            let arn = vigil_aws::streams::stream_arn(&client, &config.table_name).await?;
+            let mut poller = vigil_aws::streams::StreamPoller::new(
+                vigil_aws::streams::streams_client().await,
+                arn,
+            );
+            forward_stream(&deps, &mut poller, follow, batch_size.clamp(1, 10_000)).await?;
+        }
+        Command::Redrive { queue_url, message } => {
+            let (deps, _) = forward_deps(&client).await?;
+            let streams = vigil_aws::streams::streams_client().await;
+            match queue_url {
+                Some(url) => redrive_queue(&deps, &streams, &url).await?,
+                None if message.is_empty() => bail!("give --queue-url or --message"),
+                None => {
+                    let mut failed = 0;
+                    for f in &message {
+                        let text = std::fs::read_to_string(f)
+                            .with_context(|| format!("reading {}", f.display()))?;
+                        let r = forward::redrive::redrive_message(&deps, &streams, &text).await?;
+                        print_report(&f.display().to_string(), &r);
+                        failed += usize::from(r.first_failed.is_some());
+                    }
+                    if failed > 0 {
+                        bail!("{failed} message(s) not fully delivered");
+                    }
+                }
+            }
+        }
+        Command::CatchUp { open } => {
+            let (deps, ledger) = forward_deps(&client).await?;
+            let store = DynamoStore::new(client, config.table_name);
+            let r = forward::redrive::catch_up(&deps, &store, &ledger, open).await?;
+            print_report("catch-up", &r);
+            if r.first_failed.is_some() {
+                bail!("some incidents were not delivered to every sink");
+            }
+        }
         Command::InitTable => {
             ensure_table(&client, &config.table_name).await?;
             println!("table {} ready", config.table_name);
@@ -141,6 +209,165 @@ async fn main() -> Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+async fn forward_deps(
+    client: &aws_sdk_dynamodb::Client,
+) -> Result<(forward::Deps, vigil_aws::DynamoLedger)> {
+    let config = vigil_aws::ForwardConfig::from_env().context("reading the forwarder's configuration")?;
+    let ledger = vigil_aws::DynamoLedger::new(client.clone(), &config.table_name, config.retention);
+    let secrets = vigil_forward::Secrets::new(std::sync::Arc::new(
+        vigil_aws::SecretsManager::from_env().await,
+    ));
+    let forwarder = vigil_forward::Forwarder::new(
+        &config.sinks,
+        &secrets,
+        std::sync::Arc::new(ledger.clone()),
+        Some(std::sync::Arc::new(vigil_aws::DynamoFindings::new(
+            client.clone(),
+            &config.table_name,
+        ))),
+    )?;
+    Ok((
+        forward::Deps {
+            forwarder,
+            emit_metrics: false,
+        },
+        ledger,
+    ))
+}
+
+fn print_report(what: &str, r: &vigil_forward::BatchReport) {
+    let sinks: Vec<String> = r
+        .per_sink
+        .iter()
+        .map(|(n, s)| {
+            format!(
+                "{n}: delivered={} already={} failed={}",
+                s.delivered, s.already_delivered, s.failed
+            )
+        })
+        .collect();
+    println!(
+        "{what}: records={} forwardable={} skipped={} | {}{}",
+        r.records,
+        r.forwardable,
+        r.skipped,
+        sinks.join(" | "),
+        match &r.first_failed {
+            Some(s) => format!(" | first failed record {s}"),
+            None => String::new(),
+        }
+    );
+}
+
+/// Runs the forwarder over the stream like the event source mapping: a failed record is
+/// retried (after a pause) before anything behind it.
+async fn forward_stream(
+    deps: &forward::Deps,
+    poller: &mut vigil_aws::streams::StreamPoller,
+    follow: bool,
+    batch_size: usize,
+) -> Result<()> {
+    let mut pending: std::collections::VecDeque<aws_lambda_events::event::dynamodb::EventRecord> =
+        Default::default();
+    let mut idle = 0;
+    loop {
+        let got = poller.poll(1000).await?;
+        if got.is_empty() && pending.is_empty() {
+            idle += 1;
+            if !follow && idle >= 2 {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(if follow { 1000 } else { 200 })).await;
+            continue;
+        }
+        idle = 0;
+        pending.extend(got);
+        while !pending.is_empty() {
+            let n = batch_size.min(pending.len());
+            let mut event = aws_lambda_events::event::dynamodb::Event::default();
+            event.records = pending.iter().take(n).cloned().collect();
+            let r = forward::process(deps, &event, None).await;
+            if r.forwardable > 0 || r.first_failed.is_some() {
+                print_report("batch", &r);
+            }
+            match &r.first_failed {
+                None => {
+                    pending.drain(..n);
+                }
+                Some(seq) => {
+                    let at = event
+                        .records
+                        .iter()
+                        .position(|x| x.change.sequence_number.as_deref() == Some(seq.as_str()))
+                        .unwrap_or(0);
+                    pending.drain(..at);
+                    if !follow {
+                        bail!("record {seq} was not delivered to every sink; see the log");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn redrive_queue(
+    deps: &forward::Deps,
+    streams: &aws_sdk_dynamodbstreams::Client,
+    url: &str,
+) -> Result<()> {
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let (mut done, mut kept) = (0, 0);
+    loop {
+        let resp = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(2)
+            .send()
+            .await
+            .context("ReceiveMessage")?;
+        let messages = resp.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let body = m.body.unwrap_or_default();
+            let ok = match forward::redrive::redrive_message(deps, streams, &body).await {
+                Ok(r) => {
+                    print_report(m.message_id.as_deref().unwrap_or("message"), &r);
+                    r.first_failed.is_none()
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", m.message_id.as_deref().unwrap_or("message"));
+                    false
+                }
+            };
+            if ok {
+                if let Some(h) = m.receipt_handle {
+                    sqs.delete_message()
+                        .queue_url(url)
+                        .receipt_handle(h)
+                        .send()
+                        .await
+                        .context("DeleteMessage")?;
+                }
+                done += 1;
+            } else {
+                kept += 1;
+            }
+        }
+    }
+    println!("redrive: {done} message(s) delivered and deleted, {kept} kept in the queue");
+    if kept > 0 {
+        bail!("{kept} message(s) not fully delivered (they become visible again in the queue)");
     }
     Ok(())
 }
