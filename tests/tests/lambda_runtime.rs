@@ -188,3 +188,134 @@ async fn the_ingest_binary_under_the_lambda_runtime_api_turns_fixture_events_int
         .iter()
         .any(|l| l["_aws"]["CloudWatchMetrics"].is_array() && l["FindingsReceived"].is_number()));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches_and_reports_failures(
+) {
+    use vigil_e2e::receivers::{hec::Hec, Fault};
+    let Some(ep) = ddb_endpoint() else { return };
+    let Some(cargo_lambda) = service("VIGIL_CARGO_LAMBDA", "cargo-lambda") else {
+        return;
+    };
+    let bin = std::env::var("VIGIL_FORWARD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target/debug/forward"));
+    assert!(bin.exists(), "{} not built (cargo build -p forward)", bin.display());
+
+    // Incidents from the fixtures, and the table's real stream records.
+    let store = fresh_store(&ep, "lambda-fwd").await;
+    let ingest_deps = ingest::Deps {
+        store,
+        runbook: vigil_e2e::example_runbook(),
+        settings: vigil_domain::Settings::default(),
+        emit_metrics: false,
+    };
+    for (_, ev) in fixture_events() {
+        ingest::process_event(&ingest_deps, ev).await.unwrap();
+    }
+    let store = ingest_deps.store;
+    let arn = vigil_aws::streams::stream_arn(store.client(), store.table())
+        .await
+        .unwrap();
+    let mut poller =
+        vigil_aws::streams::StreamPoller::new(vigil_e2e::streams_client(&ep), arn);
+    let mut records = Vec::new();
+    for _ in 0..3 {
+        records.extend(poller.poll(1000).await.unwrap());
+    }
+    let forwardable: Vec<_> = records
+        .iter()
+        .filter(|r| {
+            matches!(
+                vigil_siem::stream::decode(r).outcome,
+                vigil_siem::stream::RecordOutcome::Forward(_)
+            )
+        })
+        .cloned()
+        .collect();
+    assert!(forwardable.len() >= 10);
+    let (first, second) = forwardable.split_at(forwardable.len() / 2);
+
+    let token = "0f0f0f0f-1e1e-2d2d-3c3c-4b4b4b4b4b4b";
+    let hec = Hec::start(token).await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("hec-token");
+    std::fs::write(&token_file, token).unwrap();
+    let sinks = format!(
+        "sinks:\n  - {{type: hec, name: splunk, url: '{}', allow_http: true, token: {{file: '{}'}}}}\nretry: {{attempts: 2, base_delay_ms: 1, max_delay_ms: 2}}\n",
+        hec.url(),
+        token_file.display()
+    );
+
+    let port = free_port();
+    let _watch = Guard(
+        Command::new(&cargo_lambda)
+            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch"),
+    );
+    wait_for_port(port);
+    let log = dir.path().join("forward.log");
+    let _function = Guard(
+        Command::new(&bin)
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &ep)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .env("TABLE_NAME", store.table())
+            .env("VIGIL_SINKS", &sinks)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("forward.err")).unwrap())
+            .spawn()
+            .expect("forward binary"),
+    );
+
+    let invoke_batch = |recs: &[aws_lambda_events::event::dynamodb::EventRecord]| {
+        let mut event = aws_lambda_events::event::dynamodb::Event::default();
+        event.records = recs.to_vec();
+        let path = dir.path().join(format!("batch-{}.json", recs.len()));
+        std::fs::write(&path, serde_json::to_vec(&event).unwrap()).unwrap();
+        let out = invoke(&cargo_lambda, port, &["--data-file", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let resp = invoke_batch(first);
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    assert_eq!(hec.incident_keys().len(), first.len());
+
+    // HEC busy for longer than the invocation retries: the response names the first record.
+    for _ in 0..10 {
+        hec.fault(Fault::Busy);
+    }
+    let resp = invoke_batch(second);
+    assert_eq!(
+        resp["batchItemFailures"][0]["itemIdentifier"].as_str(),
+        second[0].change.sequence_number.as_deref(),
+        "{resp}"
+    );
+    hec.with(|s| s.faults.clear());
+    let resp = invoke_batch(second);
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    assert_eq!(hec.incident_keys().len(), forwardable.len());
+
+    // JSON logs with structured fields and EMF metrics per sink; the token is never logged,
+    // even at TRACE.
+    let logs = std::fs::read_to_string(&log).unwrap()
+        + &std::fs::read_to_string(dir.path().join("forward.err")).unwrap();
+    assert!(!logs.contains(token), "the HEC token appeared in the logs");
+    assert!(!logs.contains("0f0f0f0f"), "part of the HEC token appeared in the logs");
+    let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "incident delivered"
+        && l["fields"]["incident_id"].is_string()
+        && l["fields"]["sink"] == "splunk"));
+    assert!(lines.iter().any(|l| l["Sink"] == "splunk" && l["DeliveryFailures"].as_u64() > Some(0)));
+    assert!(lines.iter().any(|l| l["Sink"] == "splunk" && l["Deliveries"].as_u64() > Some(0)));
+}
