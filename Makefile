@@ -38,7 +38,7 @@ build-x86:
 	@bash scripts/build.sh x86_64
 
 services-up:
-	@bash -c 'source scripts/lib.sh && ddb_start && echo "export AWS_ENDPOINT_URL_DYNAMODB=$$AWS_ENDPOINT_URL_DYNAMODB"'
+	@bash -c 'source scripts/lib.sh && ddb_start && echo "export AWS_ENDPOINT_URL_DYNAMODB=$$AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$$AWS_ENDPOINT_URL_DYNAMODB"'
 
 services-down:
 	@bash -c 'source scripts/lib.sh && ddb_stop'

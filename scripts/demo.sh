@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: sample findings -> the real ingest pipeline -> DynamoDB Local -> a table of incidents.
+# make demo: sample findings -> the real ingest pipeline -> DynamoDB Local -> a table of incidents
+# -> the table's stream -> the real forward code -> a local SIEM sink (JSON lines file).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 started=0
@@ -22,3 +23,24 @@ log "incidents in $TABLE_NAME:"
 echo
 log "the same incidents with their findings: $VIGIL incidents --findings   (JSON: --json)"
 "$VIGIL" incidents --open --findings | sed -n '/^$/,$p' | head -40
+echo
+SIEM_FILE="$ROOT/target/demo/siem-$TABLE_NAME.jsonl"
+mkdir -p "$(dirname "$SIEM_FILE")"
+export VIGIL_SINKS="sinks: [{type: file, name: local-siem, path: '$SIEM_FILE'}]"
+log "forwarding: reading the table's stream like Lambda's event source mapping, running the forward code"
+"$VIGIL" forward
+echo
+log "what the SIEM received ($SIEM_FILE), one JSON object per incident version:"
+python3 - "$SIEM_FILE" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    p = json.loads(line)
+    print(f"  {p['idempotency_key']:<32} {p['change']['kind']:<14} {p['severity']:<9} {p['finding_count']:>2} findings  {p['title'][:60]}")
+PY
+echo
+log "forwarding again sends nothing: every sink already has every version (per-sink delivery state)"
+"$VIGIL" forward
+echo "  lines in the sink file: $(wc -l < "$SIEM_FILE")"
+echo
+log "first payload in full:"
+head -1 "$SIEM_FILE" | python3 -m json.tool | head -60

@@ -69,6 +69,8 @@ ddb_start() {
     port_open "$DDB_PORT" || { log "DynamoDB Local did not start; see $LOCAL/ddb.log"; cat "$LOCAL/ddb.log" >&2; return 1; }
   fi
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DDB_PORT"
+  # DynamoDB Local serves the Streams API on the same port.
+  export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$AWS_ENDPOINT_URL_DYNAMODB"
   export VIGIL_DDB_ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
 }
 

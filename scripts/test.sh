@@ -20,10 +20,12 @@ pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
 ddb_start
 ensure_cargo_lambda
+ensure_rsyslog  # exports VIGIL_RSYSLOGD: the TLS syslog receiver of the forwarder's tests
 
 log "building binaries for the end-to-end tests"
 cargo build --workspace --bins
 export VIGIL_INGEST_BIN="$ROOT/target/debug/ingest"
+export VIGIL_FORWARD_BIN="$ROOT/target/debug/forward"
 
 log "running every test"
 if command -v cargo-nextest >/dev/null 2>&1; then

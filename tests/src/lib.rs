@@ -179,11 +179,7 @@ pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
 }
 
 /// An incident (version `version`) opened by one HIGH GuardDuty finding with this title.
-pub fn synthetic_incident(
-    title: &str,
-    n: u32,
-    version: u64,
-) -> vigil_domain::incident::Incident {
+pub fn synthetic_incident(title: &str, n: u32, version: u64) -> vigil_domain::incident::Incident {
     let rb = vigil_domain::Runbook::default();
     let mut v = gd_finding(&format!("syn-{n}"), "111111111111", n, 0, "HIGH");
     v["Title"] = Value::String(title.to_owned());
@@ -217,7 +213,10 @@ pub fn incident_record(
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default();
         item.insert("entity_type".into(), serde_json::json!({"S": "incident"}));
-        item.insert("pk".into(), serde_json::json!({"S": format!("I#{}", inc.id)}));
+        item.insert(
+            "pk".into(),
+            serde_json::json!({"S": format!("I#{}", inc.id)}),
+        );
         Value::Object(item)
     };
     let mut d = serde_json::json!({
@@ -269,7 +268,9 @@ impl Esm {
                     .records
                     .iter()
                     .position(|r| r.change.sequence_number.as_deref() == Some(seq.as_str()))
-                    .unwrap_or_else(|| panic!("reported sequence number {seq} is not in the batch"));
+                    .unwrap_or_else(|| {
+                        panic!("reported sequence number {seq} is not in the batch")
+                    });
                 self.position += at;
             }
         }

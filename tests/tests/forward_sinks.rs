@@ -43,11 +43,19 @@ fn records(n: u32) -> Vec<aws_lambda_events::event::dynamodb::EventRecord> {
 /// `n` new incidents numbered from `first` (numbers name the incidents).
 fn records_from(first: u32, n: u32) -> Vec<aws_lambda_events::event::dynamodb::EventRecord> {
     (first..first + n)
-        .map(|i| incident_record(&synthetic_incident(&format!("incident {i}"), i, 1), None, 100 + u64::from(i)))
+        .map(|i| {
+            incident_record(
+                &synthetic_incident(&format!("incident {i}"), i, 1),
+                None,
+                100 + u64::from(i),
+            )
+        })
         .collect()
 }
 
-fn event(recs: &[aws_lambda_events::event::dynamodb::EventRecord]) -> aws_lambda_events::event::dynamodb::Event {
+fn event(
+    recs: &[aws_lambda_events::event::dynamodb::EventRecord],
+) -> aws_lambda_events::event::dynamodb::Event {
     let mut e = aws_lambda_events::event::dynamodb::Event::default();
     e.records = recs.to_vec();
     e
@@ -87,7 +95,10 @@ async fn hec_receives_stacked_envelopes_with_cim_fields_and_the_idempotency_key(
 async fn hec_bodies_respect_the_size_limit() {
     let hec = Hec::start(TOKEN).await;
     hec.with(|s| s.max_body_bytes = 16 * 1024);
-    let d = deps(&hec_yaml(&hec.url(), ", max_body_bytes: 16384"), Arc::default());
+    let d = deps(
+        &hec_yaml(&hec.url(), ", max_body_bytes: 16384"),
+        Arc::default(),
+    );
     let recs = records(40);
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.first_failed, None, "{r:?}");
@@ -104,7 +115,10 @@ async fn hec_5xx_busy_and_timeouts_are_retried_and_delivered_once() {
     let recs = records(3);
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.first_failed, None, "{r:?}");
-    assert_eq!(r.per_sink["splunk"].retries, 6, "two retried requests of three incidents");
+    assert_eq!(
+        r.per_sink["splunk"].retries, 6,
+        "two retried requests of three incidents"
+    );
     assert_eq!(hec.incident_keys(), keys_of(&recs));
 
     // A stalled server: the client times out (1 s) and retries.
@@ -131,7 +145,9 @@ async fn hec_5xx_busy_and_timeouts_are_retried_and_delivered_once() {
 async fn hec_retry_after_is_honoured_or_the_record_fails_for_lambda_to_retry() {
     let hec = Hec::start(TOKEN).await;
     let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
-    hec.fault(Fault::TooMany { retry_after_secs: 1 });
+    hec.fault(Fault::TooMany {
+        retry_after_secs: 1,
+    });
     let recs = records(1);
     let t = std::time::Instant::now();
     let r = forward::process(&d, &event(&recs), None).await;
@@ -140,10 +156,15 @@ async fn hec_retry_after_is_honoured_or_the_record_fails_for_lambda_to_retry() {
     assert_eq!(hec.incident_keys().len(), 1);
 
     // Longer than the configured maximum (30 s): no waiting, the record fails now.
-    hec.fault(Fault::TooMany { retry_after_secs: 3600 });
+    hec.fault(Fault::TooMany {
+        retry_after_secs: 3600,
+    });
     let recs = records_from(10, 2);
     let r = forward::process(&d, &event(&recs), None).await;
-    assert_eq!(r.first_failed.as_deref(), recs[0].change.sequence_number.as_deref());
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[0].change.sequence_number.as_deref()
+    );
     assert_eq!(r.per_sink["splunk"].failed_retryable, 2);
 }
 
@@ -156,11 +177,19 @@ async fn a_bad_event_in_a_batch_is_isolated_and_the_others_are_indexed() {
     let r = forward::process(&d, &event(&recs), None).await;
     let s = &r.per_sink["splunk"];
     assert_eq!((s.delivered, s.failed_data), (4, 1), "{r:?}");
-    assert_eq!(r.first_failed.as_deref(), recs[2].change.sequence_number.as_deref());
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[2].change.sequence_number.as_deref()
+    );
     let keys = keys_of(&recs);
     assert_eq!(
         hec.incident_keys(),
-        vec![keys[0].clone(), keys[1].clone(), keys[3].clone(), keys[4].clone()]
+        vec![
+            keys[0].clone(),
+            keys[1].clone(),
+            keys[3].clone(),
+            keys[4].clone()
+        ]
     );
 }
 
@@ -195,7 +224,11 @@ async fn a_rotated_token_is_re_read_and_a_revoked_one_parks_the_sink_without_ham
     let rotated = "99999999-8888-7777-6666-555555555555";
     hec.with(|s| s.token = rotated.into());
     std::fs::write(&token_file, rotated).unwrap();
-    let recs = vec![incident_record(&synthetic_incident("after rotation", 7, 1), None, 7)];
+    let recs = vec![incident_record(
+        &synthetic_incident("after rotation", 7, 1),
+        None,
+        7,
+    )];
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.first_failed, None, "{r:?}");
     assert_eq!(hec.incident_keys().len(), 2);
@@ -203,22 +236,40 @@ async fn a_rotated_token_is_re_read_and_a_revoked_one_parks_the_sink_without_ham
     // Revocation: a config error, one refresh, then the sink is parked: the next batch fails
     // without a request.
     hec.with(|s| s.revoked = true);
-    let recs = vec![incident_record(&synthetic_incident("after revocation", 8, 1), None, 8)];
+    let recs = vec![incident_record(
+        &synthetic_incident("after revocation", 8, 1),
+        None,
+        8,
+    )];
     let before = hec.with(|s| s.requests);
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.per_sink["splunk"].failed_config, 1);
-    assert_eq!(hec.with(|s| s.requests) - before, 2, "the original try and one after refresh");
+    assert_eq!(
+        hec.with(|s| s.requests) - before,
+        2,
+        "the original try and one after refresh"
+    );
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.per_sink["splunk"].failed_config, 1);
-    assert_eq!(hec.with(|s| s.requests) - before, 2, "parked: not called again");
+    assert_eq!(
+        hec.with(|s| s.requests) - before,
+        2,
+        "parked: not called again"
+    );
     assert!(r.first_failed.is_some());
 
     drop(_guard);
     let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("configuration"), "the config error is logged as such");
+    assert!(
+        text.contains("configuration"),
+        "the config error is logged as such"
+    );
     assert!(!text.contains(TOKEN), "a token appeared in the logs");
     assert!(!text.contains(rotated), "a token appeared in the logs");
-    assert!(!text.contains("11111111-2222"), "part of a token appeared in the logs");
+    assert!(
+        !text.contains("11111111-2222"),
+        "part of a token appeared in the logs"
+    );
 }
 
 #[derive(Clone)]
@@ -243,7 +294,11 @@ async fn hec_indexer_acknowledgement_is_polled_until_confirmed() {
     );
     let r = forward::process(&d, &event(&records(3)), None).await;
     assert_eq!(r.first_failed, None, "{r:?}");
-    assert_eq!(hec.with(|s| (s.next_ack, s.pending_acks.len())), (1, 0), "ack consumed");
+    assert_eq!(
+        hec.with(|s| (s.next_ack, s.pending_acks.len())),
+        (1, 0),
+        "ack consumed"
+    );
     // Without `ack` configured, a token that requires it is a configuration error.
     let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
     let r = forward::process(&d, &event(&records(1)), None).await;
@@ -269,7 +324,10 @@ async fn webhooks_are_signed_verified_and_one_failing_sink_does_not_block_the_ot
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.per_sink["soar"].delivered, 4);
     assert_eq!(r.per_sink["splunk"].failed, 4);
-    assert_eq!(r.first_failed.as_deref(), recs[0].change.sequence_number.as_deref());
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[0].change.sequence_number.as_deref()
+    );
     // Lambda retries the batch: only HEC is sent to.
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.first_failed, None);
@@ -307,7 +365,12 @@ async fn the_webhook_receiver_rejects_wrong_secrets_and_stale_timestamps() {
     // A correctly signed but stale delivery (an hour old) is rejected.
     let secret = vigil_siem::webhook::WebhookSecret::parse(WHSEC).unwrap();
     let body = br#"{"incident_id":"inc-1","version":1}"#;
-    let h = vigil_siem::webhook::sign(&secret, "inc-1:1", chrono::Utc::now().timestamp() - 3600, body);
+    let h = vigil_siem::webhook::sign(
+        &secret,
+        "inc-1:1",
+        chrono::Utc::now().timestamp() - 3600,
+        body,
+    );
     let status = reqwest_post(&hook.url(), &h, body).await;
     assert_eq!(status, 401);
     let h = vigil_siem::webhook::sign(&secret, "inc-1:1", chrono::Utc::now().timestamp(), body);
@@ -317,7 +380,12 @@ async fn the_webhook_receiver_rejects_wrong_secrets_and_stale_timestamps() {
 async fn reqwest_post(url: &str, h: &vigil_siem::webhook::SignedHeaders, body: &[u8]) -> u16 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // A raw HTTP/1.1 request, so this check does not share the forwarder's client code.
-    let addr = url.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let req = format!(
         "POST /hook HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nwebhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\nconnection: close\r\n\r\n",
@@ -384,7 +452,10 @@ fn parse_cef(msg: &str) -> (Vec<String>, std::collections::BTreeMap<String, Stri
             while j < bytes.len() && bytes[j].is_ascii_alphanumeric() {
                 j += 1;
             }
-            if j < bytes.len() && bytes[j] == '=' && (i == 0 || bytes.get(i.wrapping_sub(2)) != Some(&'\\')) {
+            if j < bytes.len()
+                && bytes[j] == '='
+                && (i == 0 || bytes.get(i.wrapping_sub(2)) != Some(&'\\'))
+            {
                 starts.push((i, j));
             }
         }
@@ -423,14 +494,23 @@ async fn syslog_cef_over_tls_reaches_a_real_rsyslog_with_exact_escaping() {
     assert_eq!(m["app"], "vigil");
     assert_eq!(m["msgid"], "incident_opened");
     assert_eq!(m["pri"], (16 * 8 + 3).to_string(), "local0.err for HIGH");
-    assert!(m["sd"].as_str().unwrap().contains(&format!("key=\"{}\"", keys[0])), "{m}");
+    assert!(
+        m["sd"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("key=\"{}\"", keys[0])),
+        "{m}"
+    );
     let msg = m["msg"].as_str().unwrap().trim_start();
     let (header, ext) = parse_cef(msg);
     assert_eq!(header[0], "CEF:0");
     assert_eq!(header[1], "Vigil");
     // In the header a newline cannot be escaped: it becomes a space. `|` and `\` are escaped.
     assert_eq!(header[5], title.replace('\n', " "));
-    assert!(msg.contains("pipe \\| pipe") || msg.contains("ünicode \\| pipe"), "{msg}");
+    assert!(
+        msg.contains("pipe \\| pipe") || msg.contains("ünicode \\| pipe"),
+        "{msg}"
+    );
     assert_eq!(header[6], "8");
     // In the extension, `=`, `\` and newlines are escaped and come back exactly.
     assert_eq!(ext["flexString1"], title);
@@ -438,7 +518,7 @@ async fn syslog_cef_over_tls_reaches_a_real_rsyslog_with_exact_escaping() {
     assert!(msg.contains("pipe \\= equals"), "{msg}");
     assert_eq!(ext["externalId"], keys[0]);
     assert_eq!(ext["cn2"], "1");
-    assert_eq!(got[1]["sd"].as_str().unwrap().contains(&keys[1]), true);
+    assert!(got[1]["sd"].as_str().unwrap().contains(&keys[1]));
 }
 
 #[tokio::test]
@@ -454,9 +534,16 @@ async fn syslog_leef_and_mutual_tls() {
         rs.port
     );
     let d = deps(&no_cert, Arc::default());
-    let recs = vec![incident_record(&synthetic_incident("mtls ^ title", 1, 1), None, 1)];
+    let recs = vec![incident_record(
+        &synthetic_incident("mtls ^ title", 1, 1),
+        None,
+        1,
+    )];
     let r = forward::process(&d, &event(&recs), None).await;
-    assert!(r.first_failed.is_some(), "delivered without a client certificate");
+    assert!(
+        r.first_failed.is_some(),
+        "delivered without a client certificate"
+    );
     let with_cert = format!(
         "sinks:\n  - {{type: syslog, name: siem, host: 127.0.0.1, port: {}, format: leef, tls: {{ca_pem: \"{ca}\", ca_only: true, client_identity: {{value: \"{id}\"}}}}}}",
         rs.port
@@ -465,7 +552,11 @@ async fn syslog_leef_and_mutual_tls() {
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.first_failed, None, "{r:?}");
     let got = rs.wait_for(1).await;
-    let msg = got.last().unwrap()["msg"].as_str().unwrap().trim_start().to_owned();
+    let msg = got.last().unwrap()["msg"]
+        .as_str()
+        .unwrap()
+        .trim_start()
+        .to_owned();
     assert!(msg.starts_with("LEEF:2.0|Vigil|Vigil|"), "{msg}");
     let attrs: std::collections::BTreeMap<&str, &str> = msg
         .splitn(7, '|')
@@ -495,7 +586,6 @@ async fn a_server_certificate_from_an_unknown_ca_is_refused() {
     assert!(rs.records().is_empty());
 }
 
-
 #[tokio::test]
 async fn versions_of_one_incident_reach_a_sink_in_order_even_across_failures() {
     let hec = Hec::start(TOKEN).await;
@@ -523,7 +613,10 @@ async fn versions_of_one_incident_reach_a_sink_in_order_even_across_failures() {
         hec.fault(Fault::Status(500));
     }
     let r = forward::process(&d, &event(&recs), None).await;
-    assert_eq!(r.first_failed.as_deref(), recs[0].change.sequence_number.as_deref());
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[0].change.sequence_number.as_deref()
+    );
     assert_eq!(r.per_sink["splunk"].failed, 3);
     assert_eq!(hec.with(|s| s.requests), 3, "only version 1 was tried");
     assert_eq!(r.per_sink["soar"].delivered, 3);

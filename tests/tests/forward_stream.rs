@@ -41,7 +41,9 @@ async fn ingested(ep: &str, test: &str) -> (DynamoStore, Vec<EventRecord>) {
     for (_, ev) in fixture_events() {
         process_event(&deps, ev).await.unwrap();
     }
-    let arn = stream_arn(deps.store.client(), deps.store.table()).await.unwrap();
+    let arn = stream_arn(deps.store.client(), deps.store.table())
+        .await
+        .unwrap();
     let mut poller = StreamPoller::new(streams_client(ep), arn);
     let records = drain(&mut poller).await;
     (deps.store, records)
@@ -126,7 +128,11 @@ retry: {{attempts: 3, base_delay_ms: 1, max_delay_ms: 5}}
             forwarder: Forwarder::new(
                 &cfg,
                 &Secrets::local(),
-                Arc::new(DynamoLedger::new(ddb.clone(), store.table(), chrono::Duration::days(1))),
+                Arc::new(DynamoLedger::new(
+                    ddb.clone(),
+                    store.table(),
+                    chrono::Duration::days(1),
+                )),
                 Some(Arc::new(DynamoFindings::new(ddb, store.table()))),
             )
             .unwrap(),
@@ -138,13 +144,22 @@ retry: {{attempts: 3, base_delay_ms: 1, max_delay_ms: 5}}
         std::fs::read_to_string(self.file.path())
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["idempotency_key"].as_str().unwrap().to_owned())
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["idempotency_key"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     }
 }
 
 async fn assert_ledger(store: &DynamoStore, latest: &BTreeMap<String, u64>) {
-    let ledger = DynamoLedger::new(store.client().clone(), store.table(), chrono::Duration::days(1));
+    let ledger = DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    );
     let ids: Vec<String> = latest.keys().cloned().collect();
     let got = ledger.delivered(&ids).await.unwrap();
     for (id, v) in latest {
@@ -176,7 +191,11 @@ async fn every_incident_version_on_the_real_stream_reaches_every_sink_exactly_on
         .iter()
         .map(|m| sd_key(m["sd"].as_str().unwrap()))
         .collect();
-    assert_eq!(sorted(sinks.hec.incident_keys()), sorted(want.clone()), "HEC");
+    assert_eq!(
+        sorted(sinks.hec.incident_keys()),
+        sorted(want.clone()),
+        "HEC"
+    );
     assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()), "webhook");
     assert_eq!(sorted(syslog), sorted(want.clone()), "syslog");
     assert_eq!(sorted(sinks.file_keys()), sorted(want.clone()), "file");
@@ -185,7 +204,10 @@ async fn every_incident_version_on_the_real_stream_reaches_every_sink_exactly_on
     // Payloads carry the incident's recent findings; HEC also got them raw under the AWS
     // add-on's sourcetype.
     let body = sinks.hook.with(|s| s.accepted[0].1.clone());
-    assert!(!body["top_findings"].as_array().unwrap().is_empty(), "{body}");
+    assert!(
+        !body["top_findings"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
     let raw = sinks.hec.with(|s| {
         s.events
             .iter()
@@ -204,7 +226,9 @@ async fn every_incident_version_on_the_real_stream_reaches_every_sink_exactly_on
     let all = drain(&mut StreamPoller::new(streams_client(&ep), arn)).await;
     let later = &all[records.len()..];
     assert!(!later.is_empty());
-    assert!(later.iter().all(|r| matches!(decode(r).outcome, RecordOutcome::Skip(_))));
+    assert!(later
+        .iter()
+        .all(|r| matches!(decode(r).outcome, RecordOutcome::Skip(_))));
     assert_eq!(sinks.hec.incident_keys().len(), want.len());
     assert_eq!(sinks.hook.keys().len(), want.len());
 }
@@ -246,7 +270,11 @@ async fn sinks_down_for_a_while_lose_nothing_and_healthy_sinks_get_no_duplicates
     // their batches were retried.
     assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()), "webhook");
     assert_eq!(sorted(sinks.file_keys()), sorted(want.clone()), "file");
-    assert_eq!(sorted(sinks.hec.incident_keys()), sorted(want.clone()), "HEC");
+    assert_eq!(
+        sorted(sinks.hec.incident_keys()),
+        sorted(want.clone()),
+        "HEC"
+    );
     assert_eq!(sorted(syslog), sorted(want.clone()), "syslog");
     assert_ledger(&store, &latest).await;
 }
@@ -301,11 +329,15 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
     })
     .to_string();
     // Still down: the redrive fails and says so.
-    let r = forward::redrive::redrive_message(&deps, &streams, &message).await.unwrap();
+    let r = forward::redrive::redrive_message(&deps, &streams, &message)
+        .await
+        .unwrap();
     assert!(r.first_failed.is_some());
     // The receiver recovers; the redrive delivers to it alone.
     sinks.hook.with(|s| s.faults.clear());
-    let r = forward::redrive::redrive_message(&deps, &streams, &message).await.unwrap();
+    let r = forward::redrive::redrive_message(&deps, &streams, &message)
+        .await
+        .unwrap();
     assert_eq!(r.first_failed, None, "{r:?}");
     assert_eq!(r.per_sink["splunk"].delivered, 0);
     assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()));
@@ -326,30 +358,45 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
         sinks.syslog_port
     );
     let cfg = SinksConfig::parse(&yaml).unwrap();
-    let ledger = DynamoLedger::new(store.client().clone(), store.table(), chrono::Duration::days(1));
+    let ledger = DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    );
     let deps = forward::Deps {
         forwarder: Forwarder::new(&cfg, &Secrets::local(), Arc::new(ledger.clone()), None).unwrap(),
         emit_metrics: false,
     };
-    let r = forward::redrive::catch_up(&deps, &store, &ledger, false).await.unwrap();
+    let r = forward::redrive::catch_up(&deps, &store, &ledger, false)
+        .await
+        .unwrap();
     assert_eq!(r.first_failed, None, "{r:?}");
     assert_eq!(r.per_sink["late"].delivered as usize, latest.len());
     // The others only get incidents whose current version is a non-material change they
     // never needed (a moved last_seen): catch-up cannot tell, and re-sends the state.
-    let current: BTreeMap<String, u64> = vigil_domain::IncidentReader::list_incidents(&store, false)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| (i.id, i.version))
-        .collect();
+    let current: BTreeMap<String, u64> =
+        vigil_domain::IncidentReader::list_incidents(&store, false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.id, i.version))
+            .collect();
     let stale = current.iter().filter(|(id, v)| latest[*id] < **v).count() as u64;
     assert_eq!(r.per_sink["splunk"].delivered, stale);
     let got: BTreeMap<String, u64> = late.with(|s| {
         s.accepted
             .iter()
-            .map(|(_, b)| (b["incident_id"].as_str().unwrap().to_owned(), b["version"].as_u64().unwrap()))
+            .map(|(_, b)| {
+                (
+                    b["incident_id"].as_str().unwrap().to_owned(),
+                    b["version"].as_u64().unwrap(),
+                )
+            })
             .collect()
     });
     assert_eq!(got, current);
-    assert!(late.with(|s| s.accepted.iter().all(|(_, b)| b["change"]["kind"] == "resync")));
+    assert!(late.with(|s| s
+        .accepted
+        .iter()
+        .all(|(_, b)| b["change"]["kind"] == "resync")));
 }

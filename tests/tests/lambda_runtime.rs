@@ -200,7 +200,11 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let bin = std::env::var("VIGIL_FORWARD_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join("target/debug/forward"));
-    assert!(bin.exists(), "{} not built (cargo build -p forward)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built (cargo build -p forward)",
+        bin.display()
+    );
 
     // Incidents from the fixtures, and the table's real stream records.
     let store = fresh_store(&ep, "lambda-fwd").await;
@@ -217,8 +221,7 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let arn = vigil_aws::streams::stream_arn(store.client(), store.table())
         .await
         .unwrap();
-    let mut poller =
-        vigil_aws::streams::StreamPoller::new(vigil_e2e::streams_client(&ep), arn);
+    let mut poller = vigil_aws::streams::StreamPoller::new(vigil_e2e::streams_client(&ep), arn);
     let mut records = Vec::new();
     for _ in 0..3 {
         records.extend(poller.poll(1000).await.unwrap());
@@ -250,7 +253,15 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let port = free_port();
     let _watch = Guard(
         Command::new(&cargo_lambda)
-            .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -260,7 +271,10 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let log = dir.path().join("forward.log");
     let _function = Guard(
         Command::new(&bin)
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env(
+                "AWS_LAMBDA_RUNTIME_API",
+                format!("http://127.0.0.1:{port}/.rt"),
+            )
             .env("AWS_LAMBDA_FUNCTION_NAME", "_")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -283,8 +297,16 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
         event.records = recs.to_vec();
         let path = dir.path().join(format!("batch-{}.json", recs.len()));
         std::fs::write(&path, serde_json::to_vec(&event).unwrap()).unwrap();
-        let out = invoke(&cargo_lambda, port, &["--data-file", path.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = invoke(
+            &cargo_lambda,
+            port,
+            &["--data-file", path.to_str().unwrap()],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
     let resp = invoke_batch(first);
@@ -311,11 +333,23 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let logs = std::fs::read_to_string(&log).unwrap()
         + &std::fs::read_to_string(dir.path().join("forward.err")).unwrap();
     assert!(!logs.contains(token), "the HEC token appeared in the logs");
-    assert!(!logs.contains("0f0f0f0f"), "part of the HEC token appeared in the logs");
-    let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert!(lines.iter().any(|l| l["fields"]["message"] == "incident delivered"
-        && l["fields"]["incident_id"].is_string()
-        && l["fields"]["sink"] == "splunk"));
-    assert!(lines.iter().any(|l| l["Sink"] == "splunk" && l["DeliveryFailures"].as_u64() > Some(0)));
-    assert!(lines.iter().any(|l| l["Sink"] == "splunk" && l["Deliveries"].as_u64() > Some(0)));
+    assert!(
+        !logs.contains("0f0f0f0f"),
+        "part of the HEC token appeared in the logs"
+    );
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "incident delivered"
+            && l["fields"]["incident_id"].is_string()
+            && l["fields"]["sink"] == "splunk"));
+    assert!(lines
+        .iter()
+        .any(|l| l["Sink"] == "splunk" && l["DeliveryFailures"].as_u64() > Some(0)));
+    assert!(lines
+        .iter()
+        .any(|l| l["Sink"] == "splunk" && l["Deliveries"].as_u64() > Some(0)));
 }

@@ -147,6 +147,9 @@ mod tests {
             }
         }
         let sink: Value = serde_json::from_str(&lines[1]).unwrap();
-        assert_eq!((sink["Sink"].as_str(), sink["Deliveries"].as_u64()), (Some("splunk"), Some(2)));
+        assert_eq!(
+            (sink["Sink"].as_str(), sink["Deliveries"].as_u64()),
+            (Some("splunk"), Some(2))
+        );
     }
 }

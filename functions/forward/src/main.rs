@@ -17,7 +17,11 @@ async fn main() -> Result<(), Error> {
     let forwarder = Forwarder::new(
         &config.sinks,
         &secrets,
-        Arc::new(DynamoLedger::new(ddb.clone(), &config.table_name, config.retention)),
+        Arc::new(DynamoLedger::new(
+            ddb.clone(),
+            &config.table_name,
+            config.retention,
+        )),
         Some(Arc::new(DynamoFindings::new(ddb, &config.table_name))),
     )?;
     tracing::info!(sinks = ?forwarder.sink_names(), "forwarder ready");

@@ -112,7 +112,11 @@ pub async fn catch_up(
             )
         })
         .collect();
-    tracing::info!(incidents = incidents.len(), behind = behind.len(), "catching up sinks");
+    tracing::info!(
+        incidents = incidents.len(),
+        behind = behind.len(),
+        "catching up sinks"
+    );
     Ok(deps.forwarder.forward_payloads(behind, None).await)
 }
 
@@ -129,7 +133,14 @@ mod tests {
             "approximateArrivalOfFirstRecord":"2026-11-27T09:59:00Z","approximateArrivalOfLastRecord":"2026-11-27T09:59:01Z",
             "batchSize":3,"streamArn":"arn:aws:dynamodb:us-east-1:1:table/t/stream/2026"}}"#;
         let b = parse_on_failure(msg).unwrap();
-        assert_eq!((b.shard_id.as_str(), b.start_sequence_number.as_str(), b.end_sequence_number.as_str()), ("shardId-0001", "100", "120"));
+        assert_eq!(
+            (
+                b.shard_id.as_str(),
+                b.start_sequence_number.as_str(),
+                b.end_sequence_number.as_str()
+            ),
+            ("shardId-0001", "100", "120")
+        );
         assert!(parse_on_failure("{}").is_err());
     }
 }

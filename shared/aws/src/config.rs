@@ -165,14 +165,24 @@ mod tests {
                 .collect();
             ForwardConfig::from_lookup(move |k| m.get(k).cloned())
         };
-        assert!(matches!(m(&[("TABLE_NAME", "t")]), Err(ConfigError::Missing("VIGIL_SINKS"))));
+        assert!(matches!(
+            m(&[("TABLE_NAME", "t")]),
+            Err(ConfigError::Missing("VIGIL_SINKS"))
+        ));
         let c = m(&[
             ("TABLE_NAME", "t"),
-            ("VIGIL_SINKS", r#"{"sinks":[{"type":"file","name":"f","path":"-"}]}"#),
+            (
+                "VIGIL_SINKS",
+                r#"{"sinks":[{"type":"file","name":"f","path":"-"}]}"#,
+            ),
         ])
         .unwrap();
         assert_eq!(c.sinks.sinks.len(), 1);
         assert_eq!(c.retention, Duration::days(400));
-        assert!(m(&[("TABLE_NAME", "t"), ("VIGIL_SINKS", "sinks: [{type: nope}]")]).is_err());
+        assert!(m(&[
+            ("TABLE_NAME", "t"),
+            ("VIGIL_SINKS", "sinks: [{type: nope}]")
+        ])
+        .is_err());
     }
 }

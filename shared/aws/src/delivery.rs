@@ -275,11 +275,18 @@ impl SecretBackend for SecretsManager {
                             let retryable = se.raw().status().is_server_error()
                                 || code == "ThrottlingException"
                                 || code == "InternalServiceError";
-                            let message = format!("{code}: {}", se.err().message().unwrap_or_default());
+                            let message =
+                                format!("{code}: {}", se.err().message().unwrap_or_default());
                             if retryable {
-                                SecretError::Unavailable { what: what.clone(), message }
+                                SecretError::Unavailable {
+                                    what: what.clone(),
+                                    message,
+                                }
                             } else {
-                                SecretError::Invalid { what: what.clone(), message }
+                                SecretError::Invalid {
+                                    what: what.clone(),
+                                    message,
+                                }
                             }
                         }
                         other => SecretError::Unavailable {

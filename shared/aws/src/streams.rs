@@ -21,15 +21,18 @@ pub enum StreamError {
     Convert(String, String),
 }
 
-fn api<E: std::fmt::Display>(op: &'static str) -> impl Fn(E) -> StreamError {
+fn api<E: std::error::Error>(op: &'static str) -> impl Fn(E) -> StreamError {
     move |e| StreamError::Api {
         op,
-        message: e.to_string(),
+        message: aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string(),
     }
 }
 
 /// The table's current stream ARN.
-pub async fn stream_arn(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<String, StreamError> {
+pub async fn stream_arn(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<String, StreamError> {
     let t = ddb
         .describe_table()
         .table_name(table)
@@ -51,7 +54,10 @@ pub fn to_event_record(r: &Record, stream_arn: &str) -> Result<EventRecord, Stre
         .dynamodb
         .as_ref()
         .ok_or_else(|| StreamError::Convert(id.clone(), "no dynamodb section".into()))?;
-    let image = |m: &Option<std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| -> Result<Option<Value>, StreamError> {
+    let image = |m: &Option<
+        std::collections::HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
+    >|
+     -> Result<Option<Value>, StreamError> {
         match m {
             None => Ok(None),
             Some(m) => {
@@ -123,7 +129,9 @@ impl StreamPoller {
                 .send()
                 .await
                 .map_err(api("DescribeStream"))?;
-            let Some(desc) = d.stream_description else { break };
+            let Some(desc) = d.stream_description else {
+                break;
+            };
             for s in desc.shards.unwrap_or_default() {
                 let Some(id) = s.shard_id else { continue };
                 if self.iterators.contains_key(&id) || self.finished.contains(&id) {

@@ -49,7 +49,9 @@ impl FileClient {
         };
         match r {
             Ok(()) => vec![Ok(()); batch.len()],
-            Err(e) => vec![Err(Failure::retryable(format!("{}: {e}", self.config.path))); batch.len()],
+            Err(e) => {
+                vec![Err(Failure::retryable(format!("{}: {e}", self.config.path))); batch.len()]
+            }
         }
     }
 }

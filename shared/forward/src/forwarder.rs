@@ -265,7 +265,10 @@ impl Forwarder {
             .await;
         for (d, f) in deliveries.iter_mut().zip(fetched) {
             match f {
-                Ok(records) => {
+                Ok(mut records) => {
+                    // Findings that joined after this version (a retried or replayed record)
+                    // are not part of it.
+                    records.retain(|r| r.event_time <= d.payload.last_seen);
                     d.payload.top_findings = top_findings(&records, n);
                     if raw {
                         d.raw_findings = records

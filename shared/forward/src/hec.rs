@@ -117,8 +117,11 @@ impl HecClient {
             Ok(t) => t,
             Err(e) => return vec![Err(secret_failure(&e)); batch.len()],
         };
-        let index_of: BTreeMap<&str, usize> =
-            batch.iter().enumerate().map(|(i, d)| (d.key(), i)).collect();
+        let index_of: BTreeMap<&str, usize> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.key(), i))
+            .collect();
         let envs: Vec<(String, Value)> = batch.iter().flat_map(|d| self.envelopes(d)).collect();
         let bodies = match hec::pack(&envs, self.config.max_body_bytes) {
             Ok(b) => b,
@@ -141,8 +144,9 @@ impl HecClient {
             let r = self.post(client, token.expose(), body.bytes.clone()).await;
             match r {
                 Ok(()) => {}
-                Err((failure, _)) if failure.class != vigil_siem::retry::FailureClass::Data
-                    || body.keys.len() == 1 =>
+                Err((failure, _))
+                    if failure.class != vigil_siem::retry::FailureClass::Data
+                        || body.keys.len() == 1 =>
                 {
                     for k in &body.keys {
                         if let Some(&i) = index_of.get(k.as_str()) {
@@ -157,7 +161,9 @@ impl HecClient {
                     tracing::warn!(sink = %self.config.name, error = %failure, invalid_event = ?bad,
                         "HEC rejected an event in a batch; isolating it");
                     for k in &body.keys {
-                        let Some(&i) = index_of.get(k.as_str()) else { continue };
+                        let Some(&i) = index_of.get(k.as_str()) else {
+                            continue;
+                        };
                         let one: Vec<(String, Value)> = self.envelopes(&batch[i]);
                         let text = one
                             .iter()
@@ -200,9 +206,14 @@ impl HecClient {
         let text = resp.text().await.map_err(|e| (http_failure(e), None))?;
         match classify_reply(status, &text, retry_after) {
             HecReply::Accepted { ack_id } => match (&self.config.ack, ack_id) {
-                (Some(_), Some(id)) => self.wait_for_ack(client, token, id).await.map_err(|f| (f, None)),
+                (Some(_), Some(id)) => self
+                    .wait_for_ack(client, token, id)
+                    .await
+                    .map_err(|f| (f, None)),
                 (Some(_), None) => Err((
-                    Failure::config("ack is configured but HEC returned no ackId: is useACK on for this token?"),
+                    Failure::config(
+                        "ack is configured but HEC returned no ackId: is useACK on for this token?",
+                    ),
                     None,
                 )),
                 (None, _) => Ok(()),
@@ -234,9 +245,9 @@ impl HecClient {
                 .body(serde_json::json!({ "acks": [id] }).to_string())
                 .send()
                 .await
-                .map_err(|e| http_failure(e))?;
+                .map_err(http_failure)?;
             let status = resp.status().as_u16();
-            let text = resp.text().await.map_err(|e| http_failure(e))?;
+            let text = resp.text().await.map_err(http_failure)?;
             if !(200..300).contains(&status) {
                 if let HecReply::Failed { failure, .. } = classify_reply(status, &text, None) {
                     return Err(failure);
@@ -271,11 +282,17 @@ mod tests {
             "https://h:8088/services/collector/ack"
         );
         assert_eq!(
-            endpoint("https://h/services/collector/event/1.0", "/services/collector/event"),
+            endpoint(
+                "https://h/services/collector/event/1.0",
+                "/services/collector/event"
+            ),
             "https://h/services/collector/event/1.0"
         );
         assert_eq!(
-            endpoint("https://h/services/collector/event", "/services/collector/ack"),
+            endpoint(
+                "https://h/services/collector/event",
+                "/services/collector/ack"
+            ),
             "https://h/services/collector/ack"
         );
     }

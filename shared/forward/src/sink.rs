@@ -31,8 +31,9 @@ impl Delivery {
 /// Per-delivery results of one send, in the order of the deliveries given.
 pub type SendResults = Vec<Result<(), Failure>>;
 
-/// A configured sink.
+/// A configured sink. A handful exist per process, so the variants' sizes do not matter.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Sink {
     Hec(hec::HecClient),
     Syslog(syslog::SyslogClient),

@@ -140,7 +140,9 @@ impl SyslogClient {
                         return Err(Failure::config(format!(
                             "the receiver closed the session right after the TLS handshake \
                              (client certificate refused?): {}",
-                            r.err().map(|e| e.to_string()).unwrap_or_else(|| "EOF".into())
+                            r.err()
+                                .map(|e| e.to_string())
+                                .unwrap_or_else(|| "EOF".into())
                         )))
                     }
                 }

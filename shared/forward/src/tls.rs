@@ -48,10 +48,7 @@ fn certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, TlsError
 }
 
 /// The client certificate chain and key (PEM, in one secret), when mutual TLS is configured.
-pub async fn client_identity(
-    t: &TlsConfig,
-    secrets: &Secrets,
-) -> Result<Option<String>, TlsError> {
+pub async fn client_identity(t: &TlsConfig, secrets: &Secrets) -> Result<Option<String>, TlsError> {
     match &t.client_identity {
         None => Ok(None),
         Some(r) => Ok(Some(secrets.get(r).await?.expose().to_owned())),
@@ -77,9 +74,7 @@ pub fn client_config(
     }
     if let Some(pem) = ca_pem(t)? {
         for c in certs(&pem, "ca")? {
-            roots
-                .add(c)
-                .map_err(|e| TlsError::Ca(format!("ca: {e}")))?;
+            roots.add(c).map_err(|e| TlsError::Ca(format!("ca: {e}")))?;
         }
     }
     if roots.is_empty() {
@@ -94,8 +89,8 @@ pub fn client_config(
     let config = match identity_pem {
         None => builder.with_no_client_auth(),
         Some(pem) => {
-            let chain = certs(pem, "client certificate")
-                .map_err(|e| TlsError::Identity(e.to_string()))?;
+            let chain =
+                certs(pem, "client certificate").map_err(|e| TlsError::Identity(e.to_string()))?;
             let key = PrivateKeyDer::from_pem_slice(pem.as_bytes())
                 .map_err(|e| TlsError::Identity(format!("private key: {e}")))?;
             builder

@@ -97,7 +97,7 @@ impl WebhookClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| http_failure(e))?;
+            .map_err(http_failure)?;
         let status = resp.status().as_u16();
         let Some(class) = http_status_class(status) else {
             return Ok(());

@@ -501,13 +501,28 @@ retry: { attempts: 2 }
     #[test]
     fn unsafe_or_ambiguous_configurations_are_refused() {
         let cases = [
-            ("sinks: [{type: hec, name: a, url: 'http://x', token: {env: T}}]", "clear text"),
-            ("sinks: [{type: hec, name: a, url: 'https://x', token: {env: T, value: v}}]", "exactly one"),
-            ("sinks: [{type: file, name: a, path: x}, {type: file, name: a, path: y}]", "two sinks"),
+            (
+                "sinks: [{type: hec, name: a, url: 'http://x', token: {env: T}}]",
+                "clear text",
+            ),
+            (
+                "sinks: [{type: hec, name: a, url: 'https://x', token: {env: T, value: v}}]",
+                "exactly one",
+            ),
+            (
+                "sinks: [{type: file, name: a, path: x}, {type: file, name: a, path: y}]",
+                "two sinks",
+            ),
             ("sinks: [{type: file, name: 'a b', path: x}]", "name must"),
-            ("sinks: [{type: webhook, name: a, url: 'https://x', secret: {env: S}, tokn: 1}]", "unknown field"),
+            (
+                "sinks: [{type: webhook, name: a, url: 'https://x', secret: {env: S}, tokn: 1}]",
+                "unknown field",
+            ),
             ("sinks: [{type: kafka, name: a}]", "unknown variant"),
-            ("sinks: [{type: syslog, name: a, host: h, tls: {ca_only: true}}]", "ca_only"),
+            (
+                "sinks: [{type: syslog, name: a, host: h, tls: {ca_only: true}}]",
+                "ca_only",
+            ),
         ];
         for (text, want) in cases {
             let e = SinksConfig::parse(text).unwrap_err().to_string();

@@ -320,10 +320,22 @@ mod tests {
             HecReply::Accepted { .. } => None,
         };
         use crate::retry::FailureClass::*;
-        assert_eq!(class(403, r#"{"text":"Invalid token","code":4}"#), Some(Config));
-        assert_eq!(class(400, r#"{"text":"Incorrect index","code":7}"#), Some(Config));
-        assert_eq!(class(503, r#"{"text":"Server is busy","code":9}"#), Some(Retryable));
-        assert_eq!(class(500, r#"{"text":"Internal server error","code":8}"#), Some(Retryable));
+        assert_eq!(
+            class(403, r#"{"text":"Invalid token","code":4}"#),
+            Some(Config)
+        );
+        assert_eq!(
+            class(400, r#"{"text":"Incorrect index","code":7}"#),
+            Some(Config)
+        );
+        assert_eq!(
+            class(503, r#"{"text":"Server is busy","code":9}"#),
+            Some(Retryable)
+        );
+        assert_eq!(
+            class(500, r#"{"text":"Internal server error","code":8}"#),
+            Some(Retryable)
+        );
         assert_eq!(class(502, "<html>bad gateway</html>"), Some(Retryable));
         assert_eq!(class(429, ""), Some(Retryable));
         assert_eq!(class(413, "too large"), Some(Config));
@@ -332,7 +344,9 @@ mod tests {
             r#"{"text":"Invalid data format","code":6,"invalid-event-number":2}"#,
             None,
         );
-        assert!(matches!(bad, HecReply::Failed { invalid_event: Some(2), ref failure } if failure.class == Data));
+        assert!(
+            matches!(bad, HecReply::Failed { invalid_event: Some(2), ref failure } if failure.class == Data)
+        );
     }
 
     #[test]

@@ -166,7 +166,7 @@ mod tests {
     #[test]
     fn backoff_grows_is_capped_jittered_and_honours_retry_after() {
         let cfg = RetryConfig {
-            attempts: 5,
+            attempts: 8,
             base_delay_ms: 100,
             max_delay_ms: 1000,
             max_retry_after_secs: 10,
@@ -176,8 +176,9 @@ mod tests {
         let ms = |n| Next::RetryAfter(Duration::from_millis(n));
         assert_eq!(next_attempt(&cfg, 1, &f, 0.999_999), ms(99));
         assert_eq!(next_attempt(&cfg, 3, &f, 0.5), ms(200));
-        assert_eq!(next_attempt(&cfg, 4, &f, 0.999_999), ms(999));
-        assert_eq!(next_attempt(&cfg, 5, &f, 0.5), Next::GiveUp);
+        assert_eq!(next_attempt(&cfg, 4, &f, 0.999_999), ms(799));
+        assert_eq!(next_attempt(&cfg, 6, &f, 0.999_999), ms(999), "capped");
+        assert_eq!(next_attempt(&cfg, 8, &f, 0.5), Next::GiveUp);
         assert_eq!(next_attempt(&cfg, 1, &f, 0.0), ms(0));
         let slow = f.clone().with_retry_after(Some(Duration::from_secs(2)));
         assert_eq!(next_attempt(&cfg, 1, &slow, 0.5), ms(2000));

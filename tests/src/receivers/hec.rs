@@ -95,7 +95,11 @@ impl Hec {
     }
 }
 
-async fn event(State(st): State<Arc<Mutex<HecState>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn event(
+    State(st): State<Arc<Mutex<HecState>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let fault = {
         let mut s = st.lock().unwrap();
         s.requests += 1;
@@ -134,7 +138,11 @@ async fn event(State(st): State<Arc<Mutex<HecState>>>, headers: HeaderMap, body:
         return reply(403, 1, "Token disabled");
     }
     if body.len() > s.max_body_bytes {
-        return reply(413, -1, "Content-Length of request exceeds max_content_length");
+        return reply(
+            413,
+            -1,
+            "Content-Length of request exceeds max_content_length",
+        );
     }
     let channel = headers
         .get("x-splunk-request-channel")

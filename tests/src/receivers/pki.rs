@@ -31,10 +31,14 @@ pub fn generate() -> Pki {
     let ca = CertifiedIssuer::self_signed(ca, ca_key).unwrap();
 
     let srv_key = KeyPair::generate().unwrap();
-    let mut srv = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+    let mut srv =
+        CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
     srv.distinguished_name.push(DnType::CommonName, "localhost");
     srv.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    srv.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    srv.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     let srv_cert = srv.signed_by(&srv_key, &ca).unwrap();
 
     let cli_key = KeyPair::generate().unwrap();
@@ -42,7 +46,10 @@ pub fn generate() -> Pki {
     cli.distinguished_name
         .push(DnType::CommonName, "vigil-forwarder");
     cli.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    cli.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    cli.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     let cli_cert = cli.signed_by(&cli_key, &ca).unwrap();
 
     Pki {

@@ -86,12 +86,17 @@ input(type="imtcp" port="{port}" address="127.0.0.1")
             .arg("-i")
             .arg(d.join("rsyslogd.pid"))
             .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(d.join("rsyslogd.log")).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(d.join("rsyslogd.log")).unwrap(),
+            ))
             .spawn()
             .unwrap();
         let r = Rsyslog { child, dir, port };
         for _ in 0..200 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return r;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -122,7 +127,11 @@ input(type="imtcp" port="{port}" address="127.0.0.1")
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let r = self.records();
-        panic!("rsyslog wrote {} of {n} messages; log: {}", r.len(), self.log());
+        panic!(
+            "rsyslog wrote {} of {n} messages; log: {}",
+            r.len(),
+            self.log()
+        );
     }
 }
 

@@ -67,7 +67,11 @@ impl WebhookReceiver {
     }
 }
 
-async fn hook(State(st): State<Arc<Mutex<WebhookState>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn hook(
+    State(st): State<Arc<Mutex<WebhookState>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (fault, secret) = {
         let mut s = st.lock().unwrap();
         s.requests += 1;

@@ -216,7 +216,8 @@ async fn main() -> Result<()> {
 async fn forward_deps(
     client: &aws_sdk_dynamodb::Client,
 ) -> Result<(forward::Deps, vigil_aws::DynamoLedger)> {
-    let config = vigil_aws::ForwardConfig::from_env().context("reading the forwarder's configuration")?;
+    let config =
+        vigil_aws::ForwardConfig::from_env().context("reading the forwarder's configuration")?;
     let ledger = vigil_aws::DynamoLedger::new(client.clone(), &config.table_name, config.retention);
     let secrets = vigil_forward::Secrets::new(std::sync::Arc::new(
         vigil_aws::SecretsManager::from_env().await,
@@ -281,7 +282,12 @@ async fn forward_stream(
             if !follow && idle >= 2 {
                 return Ok(());
             }
-            tokio::time::sleep(std::time::Duration::from_millis(if follow { 1000 } else { 200 })).await;
+            tokio::time::sleep(std::time::Duration::from_millis(if follow {
+                1000
+            } else {
+                200
+            }))
+            .await;
             continue;
         }
         idle = 0;
