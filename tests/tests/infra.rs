@@ -122,3 +122,29 @@ async fn the_deployed_table_definition_matches_the_one_the_code_creates() {
         Some("ttl")
     );
 }
+
+#[test]
+fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item_failures() {
+    let t = template();
+    let f = &t["Resources"]["ForwardFunction"]["Properties"];
+    let ev = &f["Events"]["IncidentStream"]["Properties"];
+    assert_eq!(s(&ev["FunctionResponseTypes"][0]), "ReportBatchItemFailures");
+    assert_eq!(ev["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert_eq!(s(&ev["DestinationConfig"]["OnFailure"]["Type"]), "SQS");
+    let pattern: serde_json::Value =
+        serde_json::from_str(&s(&ev["FilterCriteria"]["Filters"][0]["Pattern"])).unwrap();
+    // The same attribute and value the store writes and the forwarder decodes.
+    assert_eq!(
+        pattern["dynamodb"]["NewImage"]["entity_type"]["S"],
+        serde_json::json!(["incident"])
+    );
+    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+    // The environment the code reads.
+    let env = &f["Environment"]["Variables"];
+    for k in ["TABLE_NAME", "VIGIL_SINKS", "VIGIL_INCIDENT_RETENTION_DAYS"] {
+        assert!(!env[k].is_null(), "{k}");
+    }
+    // The default sinks parameter is a valid (empty) configuration.
+    let default = s(&t["Parameters"]["SinksConfig"]["Default"]);
+    vigil_siem::config::SinksConfig::parse(&default).unwrap();
+}
