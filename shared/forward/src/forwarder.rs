@@ -344,6 +344,19 @@ impl Forwarder {
             if round.is_empty() {
                 break;
             }
+            if deadline.is_some_and(|dl| Instant::now() + DEADLINE_MARGIN >= dl) {
+                // No time left in this invocation: fail the rest so Lambda retries them,
+                // rather than time out and retry the whole batch.
+                for d in round.into_iter().chain(rest) {
+                    let f = Failure::retryable("invocation deadline reached before sending");
+                    self.count_failure(&mut stats, name, &d, &f);
+                    out.push(Outcome {
+                        index: d.index,
+                        result: Err(f),
+                    });
+                }
+                break;
+            }
             let results = self.deliver(slot, &round, deadline, &mut stats).await;
             let mut ok = Vec::new();
             for (d, r) in round.iter().zip(results) {
