@@ -22,7 +22,12 @@ impl DeliveryLedger for Forgetful {
     fn delivered<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Delivered, LedgerError>> {
         Box::pin(async { Ok(Delivered::new()) })
     }
-    fn record<'a>(&'a self, _: &'a str, _: &'a str, _: u64) -> BoxFuture<'a, Result<(), LedgerError>> {
+    fn record<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+    ) -> BoxFuture<'a, Result<(), LedgerError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -46,9 +51,14 @@ fn bench(c: &mut Criterion) {
     event.records = records;
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("stream-100.json"), serde_json::to_vec(&event).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("stream-100.json"),
+        serde_json::to_vec(&event).unwrap(),
+    )
+    .unwrap();
 
-    let (hec, hook) = rt.block_on(async { (Hec::start(TOKEN).await, WebhookReceiver::start(WHSEC).await) });
+    let (hec, hook) =
+        rt.block_on(async { (Hec::start(TOKEN).await, WebhookReceiver::start(WHSEC).await) });
     let make = |yaml: String| {
         let cfg = SinksConfig::parse(&yaml).unwrap();
         forward::Deps {
@@ -70,7 +80,8 @@ fn bench(c: &mut Criterion) {
     let hec_bytes: usize = hec.with(|s| s.events.iter().map(|e| e.to_string().len() + 1).sum());
     let n = hec.incident_keys().len().max(1);
     rt.block_on(forward::process(&hook_deps, &event, None));
-    let hook_bytes: usize = hook.with(|s| s.accepted.iter().map(|(_, b)| b.to_string().len()).sum());
+    let hook_bytes: usize =
+        hook.with(|s| s.accepted.iter().map(|(_, b)| b.to_string().len()).sum());
     let m = hook.keys().len().max(1);
     println!(
         "BENCH hec_bytes_per_incident={} hec_requests_per_100={} webhook_bytes_per_incident={}",

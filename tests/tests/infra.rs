@@ -128,7 +128,10 @@ fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item
     let t = template();
     let f = &t["Resources"]["ForwardFunction"]["Properties"];
     let ev = &f["Events"]["IncidentStream"]["Properties"];
-    assert_eq!(s(&ev["FunctionResponseTypes"][0]), "ReportBatchItemFailures");
+    assert_eq!(
+        s(&ev["FunctionResponseTypes"][0]),
+        "ReportBatchItemFailures"
+    );
     assert_eq!(ev["BisectBatchOnFunctionError"].as_bool(), Some(true));
     assert_eq!(s(&ev["DestinationConfig"]["OnFailure"]["Type"]), "SQS");
     let pattern: serde_json::Value =
@@ -138,7 +141,10 @@ fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item
         pattern["dynamodb"]["NewImage"]["entity_type"]["S"],
         serde_json::json!(["incident"])
     );
-    assert_eq!(pattern["eventName"], serde_json::json!(["INSERT", "MODIFY"]));
+    assert_eq!(
+        pattern["eventName"],
+        serde_json::json!(["INSERT", "MODIFY"])
+    );
     // The environment the code reads.
     let env = &f["Environment"]["Variables"];
     for k in ["TABLE_NAME", "VIGIL_SINKS", "VIGIL_INCIDENT_RETENTION_DAYS"] {
