@@ -154,3 +154,45 @@ fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item
     let default = s(&t["Parameters"]["SinksConfig"]["Default"]);
     vigil_siem::config::SinksConfig::parse(&default).unwrap();
 }
+
+#[test]
+fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
+    let t = template();
+    let f = &t["Resources"]["IngestFunction"]["Properties"];
+    let stmts = f["Policies"][0]["Statement"].as_sequence().unwrap();
+    let table = stmts
+        .iter()
+        .find(|st| s(&st["Sid"]) == "IncidentsTableAccess")
+        .unwrap();
+    let actions: BTreeSet<String> = table["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    // What DynamoStore calls: BatchGetItem, PutItem and TransactWriteItems of Puts.
+    let want: BTreeSet<String> = ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+    assert_eq!(actions, want);
+    let events = &f["Events"];
+    let imported = &events["SecurityHubFindings"]["Properties"]["Pattern"];
+    assert_eq!(
+        s(&imported["detail-type"][0]),
+        "Security Hub Findings - Imported"
+    );
+    assert!(!imported["detail"]["findings"]["RecordState"].is_null());
+    let custom = &events["SecurityHubCustomAction"]["Properties"]["Pattern"];
+    assert_eq!(
+        s(&custom["detail-type"][0]),
+        "Security Hub Findings - Custom Action"
+    );
+    assert!(
+        custom["detail"].is_null(),
+        "custom actions are never filtered"
+    );
+    // The default record states keep ARCHIVED (how incidents learn a finding went away).
+    let states = s(&t["Parameters"]["ImportedRecordStates"]["Default"]);
+    assert!(states.contains("ARCHIVED"), "{states}");
+}

@@ -5,6 +5,8 @@
 //! (finding id, account, severity, incident id) and one Embedded Metric Format line per
 //! invocation. `vigil replay` calls [`process_event`], the same code, outside Lambda.
 
+use std::collections::BTreeMap;
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -75,6 +77,18 @@ pub struct Summary {
     pub incidents_changed: usize,
     pub writes: u64,
     pub conflicts: u64,
+    /// Counts by (severity, environment), for the metrics with those dimensions.
+    #[serde(skip)]
+    pub by_severity_environment: BTreeMap<(&'static str, &'static str), ClassCounts>,
+}
+
+/// Per (severity, environment) counts of one invocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassCounts {
+    pub new: usize,
+    pub updated: usize,
+    pub duplicates: usize,
+    pub incidents_opened: usize,
 }
 
 /// The Lambda handler.
@@ -88,10 +102,11 @@ pub async fn handle<S: IncidentStore>(
             Ok(s) => s.clone(),
             Err(_) => Summary::default(),
         };
-        println!(
-            "{}",
-            emf_line(&summary, result.is_err(), Utc::now().timestamp_millis())
-        );
+        let now = Utc::now().timestamp_millis();
+        println!("{}", emf_line(&summary, result.is_err(), now));
+        for line in emf_class_lines(&summary, now) {
+            println!("{line}");
+        }
     }
     result
 }
@@ -159,6 +174,24 @@ pub async fn process_event<S: IncidentStore>(
     summary.incidents_changed = report.incidents_changed.len();
     summary.writes = report.writes;
     summary.conflicts = report.conflicts;
+    for o in &report.outcomes {
+        let (Some(sev), Some(env)) = (o.severity, o.environment) else {
+            continue;
+        };
+        let c = summary
+            .by_severity_environment
+            .entry((sev.as_str(), env))
+            .or_default();
+        match &o.outcome {
+            Outcome::New { opened, .. } => {
+                c.new += 1;
+                c.incidents_opened += usize::from(*opened);
+            }
+            Outcome::Updated { .. } => c.updated += 1,
+            Outcome::Duplicate | Outcome::Stale => c.duplicates += 1,
+            Outcome::Invalid(_) => {}
+        }
+    }
     tracing::info!(
         event_id,
         received = summary.received,
@@ -251,6 +284,39 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         v[n] = json!(val);
     }
     v.to_string()
+}
+
+/// EMF records with the `Severity` and `Environment` dimensions (one per pair seen), so
+/// dashboards and alarms can split findings and new incidents by them.
+pub fn emf_class_lines(s: &Summary, timestamp_ms: i64) -> Vec<String> {
+    s.by_severity_environment
+        .iter()
+        .map(|((sev, env), c)| {
+            let metrics = [
+                ("FindingsNew", c.new),
+                ("FindingsUpdated", c.updated),
+                ("FindingsDuplicate", c.duplicates),
+                ("IncidentsOpened", c.incidents_opened),
+            ];
+            let mut v = json!({
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "Vigil",
+                        "Dimensions": [["Function", "Severity", "Environment"]],
+                        "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+                    }]
+                },
+                "Function": "ingest",
+                "Severity": sev,
+                "Environment": env,
+            });
+            for (n, val) in metrics {
+                v[n] = json!(val);
+            }
+            v.to_string()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -359,6 +425,39 @@ mod tests {
         ev["detail"] = json!({"findings": "nope"});
         let s = block(process_event(&d, ev)).unwrap();
         assert_eq!(s.invalid, 1);
+    }
+
+    #[test]
+    fn metrics_are_split_by_severity_and_environment() {
+        let d = deps();
+        let mut prod = finding("f-1");
+        prod["AwsAccountId"] = json!("111111111111");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let s = rt
+            .block_on(process_event(
+                &d,
+                event(
+                    "Security Hub Findings - Imported",
+                    json!([prod.clone(), prod]),
+                ),
+            ))
+            .unwrap();
+        let lines = emf_class_lines(&s, 1);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["Severity"], "HIGH");
+        assert!(v["Environment"].is_string());
+        assert_eq!(
+            (v["FindingsNew"].as_u64(), v["IncidentsOpened"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(v["FindingsDuplicate"], 1);
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["Function", "Severity", "Environment"])
+        );
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub struct FindingOutcome {
     pub finding_id: Option<String>,
     pub account_id: Option<String>,
     pub severity: Option<SeverityLabel>,
+    /// The account's environment (`production`, ...), when the finding parsed.
+    pub environment: Option<&'static str>,
     pub outcome: Outcome,
 }
 
@@ -214,6 +216,7 @@ fn outcome_of(f: &NormalizedFinding, outcome: Outcome) -> FindingOutcome {
         finding_id: Some(f.finding.id.clone()),
         account_id: Some(f.account.account_id.clone()),
         severity: Some(f.severity),
+        environment: Some(f.account.environment.as_str()),
         outcome,
     }
 }
@@ -515,6 +518,7 @@ pub async fn ingest_values<S: IncidentStore>(
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 severity: None,
+                environment: None,
                 outcome: Outcome::Invalid(e),
             }),
         }
