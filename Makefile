@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export RUST_MIN_STACK := 4194304
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test lint fmt bench build build-arm64 services-up services-down clean-local
+.PHONY: demo test lint fmt bench build build-arm64 deploy services-up services-down clean-local
 
 ## demo: replay the sample findings through the real ingest code into DynamoDB Local; print incidents
 demo:
@@ -36,6 +36,10 @@ build:
 
 build-x86:
 	@bash scripts/build.sh x86_64
+
+## deploy: sam build + sam deploy with infra/samconfig.toml (your AWS credentials; see docs/deploy.md)
+deploy:
+	@bash scripts/deploy.sh
 
 services-up:
 	@bash -c 'source scripts/lib.sh && ddb_start && echo "export AWS_ENDPOINT_URL_DYNAMODB=$$AWS_ENDPOINT_URL_DYNAMODB AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$$AWS_ENDPOINT_URL_DYNAMODB"'

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# make deploy: build the functions with cargo-lambda through `sam build`, then `sam deploy` with
+# infra/samconfig.toml (copy infra/samconfig.example.toml). Uses your AWS credentials; nothing in
+# `make test` calls it.
+#   ENV=<samconfig section> (default: default)
+#   RUNBOOK=<runbook.yaml>  passed as RunbookYaml (comments stripped; must fit 4 KB)
+#   SINKS=<sinks.yaml>      passed as SinksConfig
+#   ARGS="..."              extra `sam deploy` arguments (e.g. --no-confirm-changeset)
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+config="infra/samconfig.toml"
+[ -f "$config" ] || { log "no $config: cp infra/samconfig.example.toml $config and edit it (docs/deploy.md)"; exit 2; }
+command -v sam >/dev/null 2>&1 || { log "the AWS SAM CLI is required: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html (or: python3 -m venv .local/venv-sam && .local/venv-sam/bin/pip install aws-sam-cli; PATH=\$PWD/.local/venv-sam/bin:\$PATH)"; exit 2; }
+ensure_cargo_lambda
+export PATH="$LOCAL/venv-cargo-lambda/bin:$PATH"
+rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+env_name="${ENV:-default}"
+aws sts get-caller-identity --query Arn --output text >/dev/null 2>&1 \
+  || { log "no usable AWS credentials (aws sts get-caller-identity failed)"; exit 2; }
+
+overrides=()
+strip_yaml() { python3 -c 'import sys,yaml,json; print(json.dumps(yaml.safe_load(open(sys.argv[1])), separators=(",",":")))' "$1" 2>/dev/null \
+  || grep -v '^\s*#' "$1"; }
+# SAM splits --parameter-overrides at spaces unless a value is single-quoted inside the
+# argument (with its own single quotes escaped).
+quoted() { printf "%s='%s'" "$1" "$(strip_yaml "$2" | sed "s/'/\\\\'/g")"; }
+if [ -n "${RUNBOOK:-}" ]; then overrides+=("$(quoted RunbookYaml "$RUNBOOK")"); fi
+if [ -n "${SINKS:-}" ]; then overrides+=("$(quoted SinksConfig "$SINKS")"); fi
+
+log "sam build (cargo lambda, arm64 unless Architecture says otherwise)"
+sam build --config-file "$ROOT/$config" --config-env "$env_name"
+log "sam deploy ($env_name)"
+if [ ${#overrides[@]} -gt 0 ]; then
+  # Parameters from samconfig plus the files given; later values win.
+  existing="$(python3 - "$config" "$env_name" <<'PY'
+import sys, tomllib
+c = tomllib.load(open(sys.argv[1], "rb"))
+p = c.get(sys.argv[2], {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
+print("\n".join(p if isinstance(p, list) else p.split()))
+PY
+)"
+  mapfile -t base <<<"$existing"
+  sam deploy --config-file "$ROOT/$config" --config-env "$env_name" \
+    --parameter-overrides "${base[@]}" "${overrides[@]}" ${ARGS:-}
+else
+  sam deploy --config-file "$ROOT/$config" --config-env "$env_name" ${ARGS:-}
+fi
+stack="$(python3 - "$config" "$env_name" <<'PY'
+import sys, tomllib
+c = tomllib.load(open(sys.argv[1], "rb"))
+print(c.get(sys.argv[2], {}).get("global", {}).get("parameters", {}).get("stack_name", "vigil"))
+PY
+)"
+log "outputs of $stack:"
+aws cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table
