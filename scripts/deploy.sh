@@ -13,7 +13,8 @@ config="infra/samconfig.toml"
 command -v sam >/dev/null 2>&1 || { log "the AWS SAM CLI is required: https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/install-sam-cli.html (or: python3 -m venv .local/venv-sam && .local/venv-sam/bin/pip install aws-sam-cli; PATH=\$PWD/.local/venv-sam/bin:\$PATH)"; exit 2; }
 ensure_cargo_lambda
 export PATH="$LOCAL/venv-cargo-lambda/bin:$PATH"
-rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+# arm64 is the default Architecture; an x86_64 deployment does not need the target.
+rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu || true
 env_name="${ENV:-default}"
 aws sts get-caller-identity --query Arn --output text >/dev/null 2>&1 \
   || { log "no usable AWS credentials (aws sts get-caller-identity failed)"; exit 2; }
@@ -33,10 +34,10 @@ log "sam deploy ($env_name)"
 if [ ${#overrides[@]} -gt 0 ]; then
   # Parameters from samconfig plus the files given; later values win.
   existing="$(python3 - "$config" "$env_name" <<'PY'
-import sys, tomllib
+import shlex, sys, tomllib
 c = tomllib.load(open(sys.argv[1], "rb"))
 p = c.get(sys.argv[2], {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
-print("\n".join(p if isinstance(p, list) else p.split()))
+print("\n".join(p if isinstance(p, list) else shlex.split(p)))
 PY
 )"
   mapfile -t base <<<"$existing"

@@ -625,3 +625,44 @@ async fn versions_of_one_incident_reach_a_sink_in_order_even_across_failures() {
     assert_eq!(hec.incident_keys(), keys_of(&recs), "in version order");
     assert_eq!(hook.keys(), keys_of(&recs), "exactly once");
 }
+
+#[tokio::test]
+async fn a_redrive_re_sends_a_version_the_sink_skipped_past_but_a_normal_run_does_not() {
+    let hook = WebhookReceiver::start(WHSEC).await;
+    let yaml = format!(
+        "sinks:\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}",
+        hook.url()
+    );
+    let ledger = Arc::new(MemoryLedger::default());
+    let v1 = synthetic_incident("skipped past", 90, 1);
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.finding_count = 2;
+    // Version 1 failed until Lambda gave up on it; version 2 was delivered later.
+    vigil_forward::DeliveryLedger::record(ledger.as_ref(), &v1.id, "soar", 2)
+        .await
+        .unwrap();
+    let recs = vec![incident_record(&v1, None, 1)];
+    let d = deps(&yaml, ledger.clone());
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["soar"].already_delivered, 1, "a replay skips it");
+    let cfg = SinksConfig::parse(&format!("{yaml}\n{FAST_RETRY}\n")).unwrap();
+    let redrive = Deps {
+        forwarder: Forwarder::new(&cfg, &Secrets::local(), ledger.clone(), None)
+            .unwrap()
+            .resending_superseded(),
+        emit_metrics: false,
+    };
+    let r = forward::process(&redrive, &event(&recs), None).await;
+    assert_eq!(r.per_sink["soar"].delivered, 1, "the redrive sends it");
+    assert_eq!(hook.keys(), keys_of(&recs));
+    assert_eq!(ledger.get(&v1.id, "soar"), Some(2), "never lowered");
+    // An exactly recorded version is not re-sent by a redrive.
+    let r = forward::process(
+        &redrive,
+        &event(&[incident_record(&v2, Some(&v1), 2)]),
+        None,
+    )
+    .await;
+    assert_eq!(r.per_sink["soar"].already_delivered, 1);
+}

@@ -2,8 +2,10 @@
 //!
 //! - [`redrive_message`]: an on-failure record of the stream event source mapping (what lands
 //!   in the on-failure SQS queue: the shard and sequence-number range, not the records) is
-//!   resolved to the stream records, which go through the forwarder again. Sinks that already
-//!   have a version are skipped, so only what failed is sent. Stream records are kept 24 hours.
+//!   resolved to the stream records, which go through the forwarder again. A sink that
+//!   recorded exactly that version is skipped; one that recorded a later version (delivered
+//!   while this one was failing) is sent it again, so nothing given up on is lost (a receiver
+//!   that already has it drops it by its key). Stream records are kept 24 hours.
 //! - [`catch_up`]: after that, or after a long outage, the current version of every incident
 //!   is sent to every sink whose recorded version is lower (intermediate versions are not
 //!   re-created: the table keeps only the current state).
@@ -53,7 +55,8 @@ pub fn parse_on_failure(text: &str) -> Result<BatchInfo, RedriveError> {
         .map_err(|e| RedriveError::NotAnOnFailureRecord(e.to_string()))
 }
 
-/// Re-forwards the records an on-failure message points at.
+/// Re-forwards the records an on-failure message points at. `deps.forwarder` should be built
+/// with [`vigil_forward::Forwarder::resending_superseded`].
 pub async fn redrive_message(
     deps: &Deps,
     streams: &aws_sdk_dynamodbstreams::Client,

@@ -232,10 +232,25 @@ pub async fn read_range(
                 return Ok(out);
             }
             out.push(to_event_record(rec, arn)?);
+            if seq == end_n {
+                return Ok(out);
+            }
         }
-        it = r.next_shard_iterator;
+        match r.next_shard_iterator {
+            // A closed shard ends here: the range cannot extend further.
+            None => return Ok(out),
+            next => it = next,
+        }
     }
-    Ok(out)
+    // Stopped before the end of the range: processing a part and reporting success would
+    // drop the rest silently.
+    Err(StreamError::Api {
+        op: "GetRecords",
+        message: format!(
+            "sequence range {start}..={end} of shard {shard_id} not fully read ({} records so far); retry later",
+            out.len()
+        ),
+    })
 }
 
 /// The client for the stream API, from the standard AWS environment

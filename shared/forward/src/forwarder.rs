@@ -87,6 +87,9 @@ pub struct Forwarder {
     findings: Option<Arc<dyn FindingSource>>,
     retry: RetryConfig,
     top_findings: usize,
+    /// Redrive mode: re-send a version even when the sink has a later one (see
+    /// [`Forwarder::resending_superseded`]).
+    resend_superseded: bool,
 }
 
 impl std::fmt::Debug for Forwarder {
@@ -125,7 +128,17 @@ impl Forwarder {
             findings,
             retry: config.retry.clone(),
             top_findings: config.top_findings,
+            resend_superseded: false,
         })
+    }
+
+    /// For redriving records the event source mapping gave up on: a sink whose recorded
+    /// version is *higher* than a record's version got later versions while this one failed,
+    /// so it is sent again (a receiver that already has it drops it by its key). Only an
+    /// equal recorded version counts as delivered.
+    pub fn resending_superseded(mut self) -> Self {
+        self.resend_superseded = true;
+        self
     }
 
     pub fn sink_names(&self) -> Vec<&str> {
@@ -299,7 +312,12 @@ impl Forwarder {
                 .get(&d.payload.incident_id)
                 .and_then(|m| m.get(name))
                 .copied();
-            if have.is_some_and(|v| v >= d.payload.version) {
+            let delivered = match have {
+                Some(v) if self.resend_superseded => v == d.payload.version,
+                Some(v) => v >= d.payload.version,
+                None => false,
+            };
+            if delivered {
                 stats.already_delivered += 1;
             } else {
                 remaining.push(d.clone());

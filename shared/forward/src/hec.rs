@@ -98,10 +98,17 @@ impl HecClient {
         )];
         if self.config.raw_findings {
             for f in &d.raw_findings {
-                v.push((
-                    key.clone(),
-                    hec::finding_envelope(&self.settings, &d.payload, f.clone(), now),
-                ));
+                let env = hec::finding_envelope(&self.settings, &d.payload, f.clone(), now);
+                // A raw finding that cannot fit in a body is left out (the incident still goes).
+                let size = env.to_string().len();
+                if size > self.config.max_body_bytes {
+                    tracing::warn!(sink = %self.config.name, incident_id = %d.payload.incident_id,
+                        size, max = self.config.max_body_bytes,
+                        finding_id = f.get("Id").and_then(serde_json::Value::as_str).unwrap_or(""),
+                        "raw finding larger than max_body_bytes; sent without it");
+                    continue;
+                }
+                v.push((key.clone(), env));
             }
         }
         v
@@ -131,7 +138,9 @@ impl HecClient {
                 let mut out = Vec::with_capacity(batch.len());
                 for d in batch {
                     if d.key() == key {
-                        out.push(Err(Failure::config(e.to_string())));
+                        // Data error for this incident alone (only possible when the limit is
+                        // set below one incident's envelope).
+                        out.push(Err(Failure::data(e.to_string())));
                     } else {
                         let mut r = Box::pin(self.send(std::slice::from_ref(d))).await;
                         out.push(r.pop().unwrap_or(Ok(())));
@@ -164,21 +173,29 @@ impl HecClient {
                         let Some(&i) = index_of.get(k.as_str()) else {
                             continue;
                         };
-                        let one: Vec<(String, Value)> = self.envelopes(&batch[i]);
-                        let text = one
-                            .iter()
-                            .map(|(_, v)| v.to_string())
-                            .collect::<Vec<_>>()
-                            .join("\n");
-                        results[i] = self
-                            .post(client, token.expose(), text)
-                            .await
-                            .map_err(|(f, _)| f);
+                        results[i] = self.post_one(client, token.expose(), &batch[i]).await;
                     }
                 }
             }
         }
         results
+    }
+
+    /// One incident's envelopes on their own, in as many bodies as the limit needs.
+    async fn post_one(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        d: &Delivery,
+    ) -> Result<(), Failure> {
+        let bodies = hec::pack(&self.envelopes(d), self.config.max_body_bytes)
+            .map_err(|e| Failure::data(e.to_string()))?;
+        for b in bodies {
+            self.post(client, token, b.bytes)
+                .await
+                .map_err(|(f, _)| f)?;
+        }
+        Ok(())
     }
 
     /// One POST (and, with acknowledgement on, the wait for the indexers).

@@ -92,7 +92,7 @@ async fn main() -> Result<()> {
     let client = dynamodb_client().await;
     match cli.command {
         Command::Forward { follow, batch_size } => {
-            let (deps, _) = forward_deps(&client).await?;
+            let (deps, _) = forward_deps(&client, false).await?;
             let arn = vigil_aws::streams::stream_arn(&client, &config.table_name).await?;
             let mut poller = vigil_aws::streams::StreamPoller::new(
                 vigil_aws::streams::streams_client().await,
@@ -101,7 +101,7 @@ async fn main() -> Result<()> {
             forward_stream(&deps, &mut poller, follow, batch_size.clamp(1, 10_000)).await?;
         }
         Command::Redrive { queue_url, message } => {
-            let (deps, _) = forward_deps(&client).await?;
+            let (deps, _) = forward_deps(&client, true).await?;
             let streams = vigil_aws::streams::streams_client().await;
             match queue_url {
                 Some(url) => redrive_queue(&deps, &streams, &url).await?,
@@ -122,7 +122,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::CatchUp { open } => {
-            let (deps, ledger) = forward_deps(&client).await?;
+            let (deps, ledger) = forward_deps(&client, false).await?;
             let store = DynamoStore::new(client, config.table_name);
             let r = forward::redrive::catch_up(&deps, &store, &ledger, open).await?;
             print_report("catch-up", &r);
@@ -215,6 +215,7 @@ async fn main() -> Result<()> {
 
 async fn forward_deps(
     client: &aws_sdk_dynamodb::Client,
+    redrive: bool,
 ) -> Result<(forward::Deps, vigil_aws::DynamoLedger)> {
     let config =
         vigil_aws::ForwardConfig::from_env().context("reading the forwarder's configuration")?;
@@ -231,6 +232,11 @@ async fn forward_deps(
             &config.table_name,
         ))),
     )?;
+    let forwarder = if redrive {
+        forwarder.resending_superseded()
+    } else {
+        forwarder
+    };
     Ok((
         forward::Deps {
             forwarder,
@@ -358,12 +364,22 @@ async fn redrive_queue(
             };
             if ok {
                 if let Some(h) = m.receipt_handle {
-                    sqs.delete_message()
+                    // A redrive longer than the visibility timeout makes the message visible
+                    // again and this handle stale: it is then redriven once more (harmless:
+                    // everything it points at is delivered), not an error for the whole run.
+                    if let Err(e) = sqs
+                        .delete_message()
                         .queue_url(url)
                         .receipt_handle(h)
                         .send()
                         .await
-                        .context("DeleteMessage")?;
+                    {
+                        eprintln!(
+                            "{}: delivered, but deleting the message failed: {}",
+                            m.message_id.as_deref().unwrap_or("message"),
+                            aws_sdk_sqs::error::DisplayErrorContext(e)
+                        );
+                    }
                 }
                 done += 1;
             } else {
