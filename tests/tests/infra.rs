@@ -196,3 +196,66 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
     let states = s(&t["Parameters"]["ImportedRecordStates"]["Default"]);
     assert!(states.contains("ARCHIVED"), "{states}");
 }
+
+/// The dashboard body is JSON once CloudFormation substitutes it, and it graphs only metrics
+/// the functions emit.
+#[test]
+fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    // serde_yaml_ng keeps the !Sub tag's sequence: [template, variables].
+    let t: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let body = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
+    let tagged = match body {
+        Yaml::Tagged(tv) => tv.value.clone(),
+        other => panic!("DashboardBody is not a !Sub: {other:?}"),
+    };
+    let template = s(&tagged[0]);
+    // Substitute like Fn::Sub: ${!Literal} -> ${Literal}, ${Name} -> a value.
+    let mut out = String::new();
+    let mut rest = template.as_str();
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('}').unwrap() + at;
+        let name = &rest[at + 2..end];
+        match name.strip_prefix('!') {
+            Some(lit) => out.push_str(&format!("${{{lit}}}")),
+            None => out.push_str("x"),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    let dash: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let widgets = dash["widgets"].as_array().unwrap();
+    assert_eq!(widgets.len(), 7);
+    // Every Vigil metric named in a widget is one the code emits.
+    let emitted = [
+        "FindingsReceived",
+        "FindingsNew",
+        "FindingsUpdated",
+        "FindingsDuplicate",
+        "FindingsInvalid",
+        "InvocationsFailed",
+        "IncidentsOpened",
+        "Deliveries",
+        "DeliveryFailures",
+    ];
+    let lines = [
+        ingest::emf_line(&ingest::Summary::default(), false, 0),
+        forward::emf_lines(
+            &{
+                let mut r = vigil_forward::BatchReport::default();
+                r.per_sink
+                    .insert("s".into(), vigil_forward::SinkStats::default());
+                r
+            },
+            0,
+        )
+        .join("\n"),
+    ]
+    .join("\n");
+    for m in emitted {
+        assert!(lines.contains(&format!("\"{m}\"")), "{m} is not emitted");
+        assert!(out.contains(m), "{m} not on the dashboard");
+    }
+}
