@@ -219,7 +219,7 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
         let name = &rest[at + 2..end];
         match name.strip_prefix('!') {
             Some(lit) => out.push_str(&format!("${{{lit}}}")),
-            None => out.push_str("x"),
+            None => out.push('x'),
         }
         rest = &rest[end + 1..];
     }
