@@ -362,11 +362,17 @@ impl Forwarder {
             if round.is_empty() {
                 break;
             }
-            if deadline.is_some_and(|dl| Instant::now() + DEADLINE_MARGIN >= dl) {
-                // No time left in this invocation: fail the rest so Lambda retries them,
-                // rather than time out and retry the whole batch.
+            let parked = slot.parked().is_some();
+            if parked || deadline.is_some_and(|dl| Instant::now() + DEADLINE_MARGIN >= dl) {
+                // Parked by an earlier round, or no time left in this invocation: fail the
+                // rest so Lambda retries them, rather than call a misconfigured sink again or
+                // time out and retry the whole batch.
                 for d in round.into_iter().chain(rest) {
-                    let f = Failure::retryable("invocation deadline reached before sending");
+                    let f = if parked {
+                        Failure::config("sink parked after a configuration error")
+                    } else {
+                        Failure::retryable("invocation deadline reached before sending")
+                    };
                     self.count_failure(&mut stats, name, &d, &f);
                     out.push(Outcome {
                         index: d.index,
