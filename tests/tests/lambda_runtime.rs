@@ -40,6 +40,62 @@ fn wait_for_port(port: u16) {
     }
 }
 
+/// A function binary built by `cargo build` (or the path in `var`).
+fn binary(var: &str, name: &str) -> PathBuf {
+    let bin = std::env::var(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target/debug").join(name));
+    assert!(
+        bin.exists(),
+        "{} not built (cargo build -p {name})",
+        bin.display()
+    );
+    bin
+}
+
+/// `cargo lambda watch --only-lambda-apis` on a free port: the Lambda runtime API emulator.
+fn start_runtime_api(cargo_lambda: &str) -> (Guard, u16) {
+    let port = free_port();
+    let watch = Guard(
+        Command::new(cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "-A",
+                "127.0.0.1",
+                "-P",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda watch"),
+    );
+    wait_for_port(port);
+    (watch, port)
+}
+
+/// The function process as Lambda starts it: runtime API, JSON logs at `level`, and
+/// DynamoDB Local with dummy credentials.
+fn function_command(bin: &PathBuf, port: u16, ddb: &str, level: &str) -> Command {
+    let mut c = Command::new(bin);
+    c.env(
+        "AWS_LAMBDA_RUNTIME_API",
+        format!("http://127.0.0.1:{port}/.rt"),
+    )
+    .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+    .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+    .env("AWS_LAMBDA_LOG_LEVEL", level)
+    .env("AWS_ENDPOINT_URL_DYNAMODB", ddb)
+    .env("AWS_REGION", "us-east-1")
+    .env("AWS_ACCESS_KEY_ID", "local")
+    .env("AWS_SECRET_ACCESS_KEY", "local");
+    c
+}
+
 fn invoke(cargo_lambda: &str, port: u16, args: &[&str]) -> Output {
     Command::new(cargo_lambda)
         .args([
@@ -61,50 +117,12 @@ async fn the_ingest_binary_under_the_lambda_runtime_api_turns_fixture_events_int
     let Some(cargo_lambda) = service("VIGIL_CARGO_LAMBDA", "cargo-lambda") else {
         return;
     };
-    let bin = std::env::var("VIGIL_INGEST_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/debug/ingest"));
-    assert!(
-        bin.exists(),
-        "{} not built (cargo build -p ingest)",
-        bin.display()
-    );
+    let bin = binary("VIGIL_INGEST_BIN", "ingest");
     let store = fresh_store(&ep, "lambda").await;
-    let port = free_port();
-
-    let _watch = Guard(
-        Command::new(&cargo_lambda)
-            .args([
-                "lambda",
-                "watch",
-                "--only-lambda-apis",
-                "-A",
-                "127.0.0.1",
-                "-P",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cargo lambda watch"),
-    );
-    wait_for_port(port);
+    let (_watch, port) = start_runtime_api(&cargo_lambda);
     let log = std::env::temp_dir().join(format!("vigil-ingest-{port}.log"));
     let _function = Guard(
-        Command::new(&bin)
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt"),
-            )
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
-            .env("AWS_ENDPOINT_URL_DYNAMODB", &ep)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
+        function_command(&bin, port, &ep, "DEBUG")
             .env("TABLE_NAME", store.table())
             .env("VIGIL_RUNBOOK", root().join("examples/runbook.yaml"))
             .stdout(std::fs::File::create(&log).unwrap())
@@ -197,14 +215,7 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let Some(cargo_lambda) = service("VIGIL_CARGO_LAMBDA", "cargo-lambda") else {
         return;
     };
-    let bin = std::env::var("VIGIL_FORWARD_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/debug/forward"));
-    assert!(
-        bin.exists(),
-        "{} not built (cargo build -p forward)",
-        bin.display()
-    );
+    let bin = binary("VIGIL_FORWARD_BIN", "forward");
 
     // Incidents from the fixtures, and the table's real stream records.
     let store = fresh_store(&ep, "lambda-fwd").await;
@@ -250,40 +261,10 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
         token_file.display()
     );
 
-    let port = free_port();
-    let _watch = Guard(
-        Command::new(&cargo_lambda)
-            .args([
-                "lambda",
-                "watch",
-                "--only-lambda-apis",
-                "-A",
-                "127.0.0.1",
-                "-P",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cargo lambda watch"),
-    );
-    wait_for_port(port);
+    let (_watch, port) = start_runtime_api(&cargo_lambda);
     let log = dir.path().join("forward.log");
     let _function = Guard(
-        Command::new(&bin)
-            .env(
-                "AWS_LAMBDA_RUNTIME_API",
-                format!("http://127.0.0.1:{port}/.rt"),
-            )
-            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_LAMBDA_LOG_LEVEL", "TRACE")
-            .env("AWS_ENDPOINT_URL_DYNAMODB", &ep)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
+        function_command(&bin, port, &ep, "TRACE")
             .env("TABLE_NAME", store.table())
             .env("VIGIL_SINKS", &sinks)
             .stdout(std::fs::File::create(&log).unwrap())

@@ -14,8 +14,8 @@ use vigil_siem::hec::{self, classify_reply, HecReply, HecSettings};
 use vigil_siem::retry::{parse_retry_after, Failure};
 
 use crate::secrets::Secrets;
-use crate::sink::{http_failure, secret_failure, Delivery, SendResults};
-use crate::tls::{http_client, TlsError};
+use crate::sink::{http_failure, secret_failure, sink_http_client, Delivery, SendResults};
+use crate::tls::TlsError;
 
 #[derive(Debug)]
 pub struct HecClient {
@@ -75,16 +75,8 @@ impl HecClient {
 
     async fn client(&self) -> Result<&reqwest::Client, Failure> {
         self.client
-            .get_or_try_init(|| async {
-                let id = crate::tls::client_identity(&self.config.tls, &self.secrets)
-                    .await
-                    .map_err(|e| Failure::config(e.to_string()))?;
-                http_client(
-                    &self.config.tls,
-                    id.as_deref(),
-                    Duration::from_secs(self.config.timeout_secs),
-                )
-                .map_err(|e| Failure::config(e.to_string()))
+            .get_or_try_init(|| {
+                sink_http_client(&self.config.tls, &self.secrets, self.config.timeout_secs)
             })
             .await
     }

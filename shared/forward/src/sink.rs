@@ -99,6 +99,32 @@ impl Sink {
     }
 }
 
+/// The HTTP client of an HTTPS sink (HEC, webhook): its TLS settings, client identity and
+/// timeout. A secret store that is unavailable is retryable; anything else is configuration.
+pub(crate) async fn sink_http_client(
+    tls: &vigil_siem::config::TlsConfig,
+    secrets: &Secrets,
+    timeout_secs: u64,
+) -> Result<reqwest::Client, Failure> {
+    let id = crate::tls::client_identity(tls, secrets)
+        .await
+        .map_err(|e| tls_failure(&e))?;
+    crate::tls::http_client(
+        tls,
+        id.as_deref(),
+        std::time::Duration::from_secs(timeout_secs),
+    )
+    .map_err(|e| tls_failure(&e))
+}
+
+/// A TLS setup failure as a delivery failure.
+pub(crate) fn tls_failure(e: &TlsError) -> Failure {
+    match e {
+        TlsError::Secret(s) => secret_failure(s),
+        e => Failure::config(e.to_string()),
+    }
+}
+
 /// A secret failure as a delivery failure (the secret's value is never in the message).
 pub(crate) fn secret_failure(e: &crate::secrets::SecretError) -> Failure {
     if e.is_retryable() {

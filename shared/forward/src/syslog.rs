@@ -67,10 +67,7 @@ impl SyslogClient {
         }
         let id = client_identity(&self.config.tls, &self.secrets)
             .await
-            .map_err(|e| match e {
-                TlsError::Secret(s) => crate::sink::secret_failure(&s),
-                e => Failure::config(e.to_string()),
-            })?;
+            .map_err(|e| crate::sink::tls_failure(&e))?;
         let c = client_config(&self.config.tls, id.as_deref())
             .map_err(|e| Failure::config(e.to_string()))?;
         *guard = Some(c.clone());

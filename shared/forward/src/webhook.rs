@@ -3,7 +3,6 @@
 //! `webhook-signature`. 2xx and 409 (already have it) are success.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use futures::stream::{self, StreamExt};
@@ -12,8 +11,8 @@ use vigil_siem::retry::{http_status_class, parse_retry_after, Failure, FailureCl
 use vigil_siem::webhook::{sign, WebhookSecret};
 
 use crate::secrets::Secrets;
-use crate::sink::{http_failure, secret_failure, Delivery, SendResults};
-use crate::tls::{http_client, TlsError};
+use crate::sink::{http_failure, secret_failure, sink_http_client, Delivery, SendResults};
+use crate::tls::TlsError;
 
 /// Requests in flight at once per batch.
 const CONCURRENCY: usize = 8;
@@ -44,16 +43,8 @@ impl WebhookClient {
 
     async fn client(&self) -> Result<&reqwest::Client, Failure> {
         self.client
-            .get_or_try_init(|| async {
-                let id = crate::tls::client_identity(&self.config.tls, &self.secrets)
-                    .await
-                    .map_err(|e| Failure::config(e.to_string()))?;
-                http_client(
-                    &self.config.tls,
-                    id.as_deref(),
-                    Duration::from_secs(self.config.timeout_secs),
-                )
-                .map_err(|e| Failure::config(e.to_string()))
+            .get_or_try_init(|| {
+                sink_http_client(&self.config.tls, &self.secrets, self.config.timeout_secs)
             })
             .await
     }
