@@ -36,9 +36,7 @@ impl ForwardConfig {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = get("TABLE_NAME")
-            .filter(|s| !s.trim().is_empty())
-            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let table_name = table_name(&get)?;
         let text = match (get("VIGIL_SINKS"), get("VIGIL_SINKS_FILE")) {
             (Some(t), _) if !t.trim().is_empty() => t,
             (_, Some(p)) if !p.trim().is_empty() => {
@@ -50,7 +48,8 @@ impl ForwardConfig {
             _ => return Err(ConfigError::Missing("VIGIL_SINKS")),
         };
         let sinks = vigil_siem::config::SinksConfig::parse(&text)?;
-        let retention = days(&get, "VIGIL_INCIDENT_RETENTION_DAYS")?.unwrap_or(Duration::days(400));
+        let retention = days(&get, "VIGIL_INCIDENT_RETENTION_DAYS")?
+            .unwrap_or(Settings::default().incident_retention);
         Ok(Self {
             table_name,
             sinks,
@@ -77,9 +76,7 @@ impl IngestConfig {
 
     /// Same as [`IngestConfig::from_env`] with an injectable lookup, for tests.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = get("TABLE_NAME")
-            .filter(|s| !s.trim().is_empty())
-            .ok_or(ConfigError::Missing("TABLE_NAME"))?;
+        let table_name = table_name(&get)?;
         let runbook = match (get("VIGIL_RUNBOOK"), get("VIGIL_RUNBOOK_YAML")) {
             (Some(path), _) if !path.trim().is_empty() => Runbook::from_path(&PathBuf::from(path))?,
             (_, Some(yaml)) if !yaml.trim().is_empty() => {
@@ -100,6 +97,13 @@ impl IngestConfig {
             settings,
         })
     }
+}
+
+/// `TABLE_NAME`, required by every function.
+fn table_name(get: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    get("TABLE_NAME")
+        .filter(|s| !s.trim().is_empty())
+        .ok_or(ConfigError::Missing("TABLE_NAME"))
 }
 
 fn days(
