@@ -8,17 +8,18 @@
 //! the event source mapping's filter drops them before the function is invoked.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
 use vigil_domain::incident::FindingRecord;
 use vigil_forward::ledger::{Delivered, DeliveryLedger, FindingSource, LedgerError};
 use vigil_forward::secrets::{SecretBackend, SecretError};
 
-use crate::dynamo::GSI_BY_INCIDENT;
+use vigil_domain::StoreError;
+
+use crate::dynamo::{batch_get_items, classify, GSI_BY_INCIDENT};
 
 pub fn delivery_pk(incident_id: &str) -> String {
     format!("D#{incident_id}")
@@ -47,30 +48,12 @@ impl DynamoLedger {
     }
 }
 
-fn ledger_error<E: ProvideErrorMetadata + std::fmt::Display>(
-    op: &str,
-    e: &aws_sdk_dynamodb::error::SdkError<E>,
-) -> LedgerError {
-    use aws_sdk_dynamodb::error::SdkError;
-    let (message, retryable) = match e {
-        SdkError::ServiceError(se) => {
-            let code = se.err().code().unwrap_or("Unknown");
-            let retryable = se.raw().status().is_server_error()
-                || matches!(
-                    code,
-                    "ProvisionedThroughputExceededException"
-                        | "ThrottlingException"
-                        | "RequestLimitExceeded"
-                        | "InternalServerError"
-                );
-            (
-                format!("{op}: {code}: {}", se.err().message().unwrap_or_default()),
-                retryable,
-            )
-        }
-        other => (format!("{op}: {other}"), true),
-    };
-    LedgerError { message, retryable }
+/// A store error as a ledger error, with the store's retry classification.
+fn ledger_error(e: StoreError) -> LedgerError {
+    LedgerError {
+        retryable: e.is_retryable(),
+        message: e.to_string(),
+    }
 }
 
 fn versions(item: &HashMap<String, AttributeValue>) -> HashMap<String, u64> {
@@ -89,61 +72,15 @@ impl DeliveryLedger for DynamoLedger {
         incident_ids: &'a [String],
     ) -> BoxFuture<'a, Result<Delivered, LedgerError>> {
         Box::pin(async move {
+            let pks = incident_ids.iter().map(|id| delivery_pk(id)).collect();
+            let (items, _) = batch_get_items(&self.client, &self.table, pks, "D")
+                .await
+                .map_err(ledger_error)?;
             let mut out = Delivered::new();
-            for chunk in incident_ids.chunks(100) {
-                let keys: Vec<HashMap<String, AttributeValue>> = chunk
-                    .iter()
-                    .map(|id| {
-                        HashMap::from([
-                            ("pk".to_owned(), AttributeValue::S(delivery_pk(id))),
-                            ("sk".to_owned(), AttributeValue::S("D".into())),
-                        ])
-                    })
-                    .collect();
-                let mut pending = Some(
-                    KeysAndAttributes::builder()
-                        .set_keys(Some(keys))
-                        .consistent_read(true)
-                        .build()
-                        .map_err(|e| LedgerError {
-                            message: e.to_string(),
-                            retryable: false,
-                        })?,
-                );
-                let mut round = 0u32;
-                while let Some(req) = pending.take() {
-                    let resp = self
-                        .client
-                        .batch_get_item()
-                        .request_items(&self.table, req)
-                        .send()
-                        .await
-                        .map_err(|e| ledger_error("BatchGetItem", &e))?;
-                    for item in resp
-                        .responses
-                        .and_then(|mut r| r.remove(&self.table))
-                        .unwrap_or_default()
-                    {
-                        if let Some(AttributeValue::S(pk)) = item.get("pk") {
-                            if let Some(id) = pk.strip_prefix("D#") {
-                                out.insert(id.to_owned(), versions(&item));
-                            }
-                        }
-                    }
-                    pending = resp
-                        .unprocessed_keys
-                        .and_then(|mut u| u.remove(&self.table))
-                        .filter(|k| !k.keys.is_empty());
-                    if pending.is_some() {
-                        round += 1;
-                        if round > 8 {
-                            return Err(LedgerError {
-                                message: "BatchGetItem: keys still unprocessed after 8 rounds"
-                                    .into(),
-                                retryable: true,
-                            });
-                        }
-                        tokio::time::sleep(Duration::from_millis(20 << round.min(6))).await;
+            for item in items {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    if let Some(id) = pk.strip_prefix("D#") {
+                        out.insert(id.to_owned(), versions(&item));
                     }
                 }
             }
@@ -183,7 +120,7 @@ impl DeliveryLedger for DynamoLedger {
                     // The sink already has this version or a newer one.
                     Ok(())
                 }
-                Err(e) => Err(ledger_error("UpdateItem", &e)),
+                Err(e) => Err(ledger_error(classify("UpdateItem", e))),
             }
         })
     }
@@ -223,7 +160,7 @@ impl FindingSource for DynamoFindings {
                 .limit(i32::try_from(limit.clamp(1, 100)).unwrap_or(100))
                 .send()
                 .await
-                .map_err(|e| ledger_error("Query", &e))?;
+                .map_err(|e| ledger_error(classify("Query", e)))?;
             resp.items
                 .unwrap_or_default()
                 .into_iter()

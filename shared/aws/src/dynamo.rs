@@ -85,59 +85,9 @@ impl DynamoStore {
         pks: Vec<String>,
         sk: &str,
     ) -> Result<Vec<T>, StoreError> {
-        let mut out = Vec::with_capacity(pks.len());
-        let mut pks = pks;
-        pks.sort();
-        pks.dedup();
-        for chunk in pks.chunks(100) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|pk| {
-                    HashMap::from([
-                        ("pk".to_owned(), AttributeValue::S(pk.clone())),
-                        ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-                    ])
-                })
-                .collect();
-            let mut request = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(true)
-                    .build()
-                    .map_err(|e| rejected("BatchGetItem request", e))?,
-            );
-            let mut round = 0u32;
-            while let Some(req) = request.take() {
-                self.reads.fetch_add(1, Ordering::Relaxed);
-                let resp = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, req)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchGetItem", e))?;
-                if let Some(items) = resp.responses.and_then(|mut r| r.remove(&self.table)) {
-                    for item in items {
-                        out.push(decode(item)?);
-                    }
-                }
-                request = resp
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .filter(|k| !k.keys.is_empty());
-                if request.is_some() {
-                    round += 1;
-                    if round > 10 {
-                        return Err(StoreError::Unavailable {
-                            message: "BatchGetItem left keys unprocessed after 10 rounds".into(),
-                            source: None,
-                        });
-                    }
-                    self.backoff(round).await;
-                }
-            }
-        }
-        Ok(out)
+        let (items, requests) = batch_get_items(&self.client, &self.table, pks, sk).await?;
+        self.reads.fetch_add(requests, Ordering::Relaxed);
+        items.into_iter().map(decode).collect()
     }
 
     fn put(&self, item: Item, expect: Expect) -> Result<Put, StoreError> {
@@ -207,6 +157,78 @@ impl DynamoStore {
     }
 }
 
+/// Strongly consistent `BatchGetItem` of items `(pk, sk)` for every pk (deduplicated), in
+/// requests of 100, re-asking for unprocessed keys with backoff. Returns the items and the
+/// number of requests made.
+pub(crate) async fn batch_get_items(
+    client: &Client,
+    table: &str,
+    mut pks: Vec<String>,
+    sk: &str,
+) -> Result<(Vec<Item>, u64), StoreError> {
+    let mut out = Vec::with_capacity(pks.len());
+    let mut requests = 0u64;
+    pks.sort();
+    pks.dedup();
+    for chunk in pks.chunks(100) {
+        let keys: Vec<Item> = chunk
+            .iter()
+            .map(|pk| {
+                HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                    ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+                ])
+            })
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| rejected("BatchGetItem request", e))?,
+        );
+        let mut round = 0u32;
+        while let Some(req) = request.take() {
+            requests += 1;
+            let resp = client
+                .batch_get_item()
+                .request_items(table, req)
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            if let Some(items) = resp.responses.and_then(|mut r| r.remove(table)) {
+                out.extend(items);
+            }
+            request = resp
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .filter(|k| !k.keys.is_empty());
+            if request.is_some() {
+                round += 1;
+                if round > 10 {
+                    return Err(StoreError::Unavailable {
+                        message: "BatchGetItem left keys unprocessed after 10 rounds".into(),
+                        source: None,
+                    });
+                }
+                backoff(round).await;
+            }
+        }
+    }
+    Ok((out, requests))
+}
+
+/// Exponential backoff with full jitter, capped: 5 ms .. 400 ms.
+async fn backoff(attempt: u32) {
+    let cap = (5u64 << attempt.min(7)).min(400);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    let ms = 1 + nanos % cap.max(1);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
 fn rejected(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Rejected {
         message: format!("{what}: {e}"),
@@ -215,7 +237,7 @@ fn rejected(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> St
 }
 
 /// Maps an SDK error to the store's retry semantics.
-fn classify<E>(op: &str, e: SdkError<E>) -> StoreError
+pub(crate) fn classify<E>(op: &str, e: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -451,14 +473,7 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn backoff(&self, attempt: u32) {
-        // Exponential with full jitter, capped: 5 ms .. 400 ms.
-        let cap = (5u64 << attempt.min(7)).min(400);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-        let ms = 1 + nanos % cap.max(1);
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        backoff(attempt).await
     }
 }
 
