@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export RUST_MIN_STACK := 4194304
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test lint fmt bench build build-arm64 deploy services-up services-down clean-local
+.PHONY: demo test check lint fmt bench build build-x86 deploy services-up services-down clean-local
 
 ## demo: replay the sample findings through the real ingest code into DynamoDB Local; print incidents
 demo:
@@ -17,10 +17,17 @@ demo:
 test:
 	@bash scripts/test.sh
 
-## lint: rustfmt and clippy with warnings as errors, infra template lint
+## check: what needs no services: rustfmt, clippy with warnings as errors, unit tests
+check:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace --lib --bins
+
+## lint: rustfmt and clippy with warnings as errors, unused dependencies, infra template lint
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@bash -c 'source scripts/lib.sh && ensure_cargo_machete && "$$CARGO_MACHETE"'
 	bash scripts/lint-infra.sh
 
 fmt:

@@ -5,6 +5,7 @@ LOCAL="$ROOT/.local"
 mkdir -p "$LOCAL"
 DDB_VERSION="${VIGIL_DDB_LOCAL_VERSION:-11.1.0}"
 CARGO_LAMBDA_VERSION="${VIGIL_CARGO_LAMBDA_VERSION:-1.9.2}"
+CARGO_MACHETE_VERSION="${VIGIL_CARGO_MACHETE_VERSION:-0.9.2}"
 DDB_PORT="${VIGIL_DDB_PORT:-8000}"
 
 # Dummy credentials and a local endpoint for every AWS SDK call made by scripts and tests.
@@ -94,6 +95,16 @@ ensure_cargo_lambda() {
   fi
   export PATH="$venv/bin:$PATH"
   export VIGIL_CARGO_LAMBDA="$venv/bin/cargo-lambda"
+}
+
+# cargo-machete (unused dependencies), built from crates.io into .local/ once (about 45 s).
+ensure_cargo_machete() {
+  local root="$LOCAL/cargo-machete"
+  if ! "$root/bin/cargo-machete" --version 2>/dev/null | grep -q "$CARGO_MACHETE_VERSION"; then
+    log "installing cargo-machete $CARGO_MACHETE_VERSION from crates.io"
+    cargo install --quiet --locked --version "$CARGO_MACHETE_VERSION" --root "$root" cargo-machete
+  fi
+  CARGO_MACHETE="$root/bin/cargo-machete"
 }
 
 # rsyslogd with the GnuTLS net stream driver (RFC 5425 receiver for tests), from Debian packages.

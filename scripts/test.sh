@@ -13,6 +13,10 @@ cargo fmt --all -- --check
 log "clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+log "unused dependencies (cargo-machete)"
+ensure_cargo_machete
+"$CARGO_MACHETE"
+
 log "infrastructure template lint"
 bash scripts/lint-infra.sh
 
@@ -22,8 +26,10 @@ ddb_start
 ensure_cargo_lambda
 ensure_rsyslog  # exports VIGIL_RSYSLOGD: the TLS syslog receiver of the forwarder's tests
 
-log "building binaries for the end-to-end tests"
-cargo build --workspace --bins
+# One build of every target: the tests' dev-dependency features (the SDK's test-util) unify
+# with the binaries', so nextest below rebuilds nothing.
+log "building the workspace (binaries for the end-to-end tests, and every test)"
+cargo build --workspace --all-targets
 export VIGIL_INGEST_BIN="$ROOT/target/debug/ingest"
 export VIGIL_FORWARD_BIN="$ROOT/target/debug/forward"
 

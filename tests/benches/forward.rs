@@ -9,17 +9,18 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::future::BoxFuture;
+use vigil_delivery::{Dispatcher, Secrets};
+use vigil_domain::ports::{Delivered, DeliveryLedger};
+use vigil_domain::StoreError;
 use vigil_e2e::receivers::hec::Hec;
 use vigil_e2e::receivers::webhook::WebhookReceiver;
 use vigil_e2e::{incident_record, root, synthetic_incident};
-use vigil_forward::ledger::Delivered;
-use vigil_forward::{DeliveryLedger, Forwarder, LedgerError, Secrets};
-use vigil_siem::config::SinksConfig;
+use vigil_wire::sinks::SinksConfig;
 
 /// Remembers nothing: every batch is delivered in full.
 struct Forgetful;
 impl DeliveryLedger for Forgetful {
-    fn delivered<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Delivered, LedgerError>> {
+    fn delivered<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Delivered, StoreError>> {
         Box::pin(async { Ok(Delivered::new()) })
     }
     fn record<'a>(
@@ -27,7 +28,7 @@ impl DeliveryLedger for Forgetful {
         _: &'a str,
         _: &'a str,
         _: u64,
-    ) -> BoxFuture<'a, Result<(), LedgerError>> {
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -62,7 +63,8 @@ fn bench(c: &mut Criterion) {
     let make = |yaml: String| {
         let cfg = SinksConfig::parse(&yaml).unwrap();
         forward::Deps {
-            forwarder: Forwarder::new(&cfg, &Secrets::local(), Arc::new(Forgetful), None).unwrap(),
+            dispatcher: Dispatcher::new(&cfg, &Secrets::local(), Arc::new(Forgetful), None)
+                .unwrap(),
             emit_metrics: false,
         }
     };

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use rand::Rng;
 use serde_json::Value;
-use vigil_aws::dynamo::ensure_table;
-use vigil_aws::DynamoStore;
+use vigil_aws_dynamodb::ensure_table;
+use vigil_aws_dynamodb::DynamoStore;
+use vigil_domain::testing::Asff;
 
 /// Workspace root.
 pub fn root() -> PathBuf {
@@ -129,13 +130,7 @@ pub fn example_runbook() -> vigil_domain::Runbook {
 
 /// An EventBridge envelope around findings.
 pub fn envelope(id: &str, findings: Vec<Value>) -> Value {
-    serde_json::json!({
-        "version": "0", "id": id,
-        "detail-type": "Security Hub Findings - Imported",
-        "source": "aws.securityhub", "account": "999999999999",
-        "time": "2026-11-20T10:00:00Z", "region": "us-east-1", "resources": [],
-        "detail": {"findings": findings}
-    })
+    vigil_domain::testing::imported_event(id, findings)
 }
 
 /// A GuardDuty-like finding on `i-<instance>` in `account`, first seen `minutes` after
@@ -144,21 +139,19 @@ pub fn gd_finding(id: &str, account: &str, instance: u32, minutes: i64, severity
     let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-18T00:00:00Z")
         .map(|d| d.with_timezone(&chrono::Utc))
         .unwrap_or_default();
-    let ts = (t0 + chrono::Duration::minutes(minutes))
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    serde_json::json!({
-        "SchemaVersion": "2018-10-08",
-        "Id": format!("arn:aws:guardduty:us-east-1:{account}:detector/d/finding/{id}"),
-        "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
-        "GeneratorId": format!("arn:aws:guardduty:us-east-1:{account}:detector/d"),
-        "AwsAccountId": account,
-        "Types": ["TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS"],
-        "FirstObservedAt": ts, "LastObservedAt": ts, "CreatedAt": ts, "UpdatedAt": ts,
-        "Severity": {"Label": severity, "Normalized": 50},
-        "Title": format!("{severity} finding {id}"),
-        "Description": "generated",
-        "Resources": [{"Type": "AwsEc2Instance", "Id": format!("arn:aws:ec2:us-east-1:{account}:instance/i-{instance:017x}")}]
-    })
+    let t = t0 + chrono::Duration::minutes(minutes);
+    Asff::guardduty(id)
+        .account(account)
+        .instance(&format!("i-{instance:017x}"))
+        .types(&["TTPs/Command and Control/Backdoor:EC2-C&CActivity.B!DNS"])
+        .times(t, t)
+        .set(
+            "Severity",
+            serde_json::json!({"Label": severity, "Normalized": 50}),
+        )
+        .title(&format!("{severity} finding {id}"))
+        .set("Description", serde_json::json!("generated"))
+        .json()
 }
 
 /// A DynamoDB Streams client for DynamoDB Local (same endpoint as the tables).
@@ -183,7 +176,7 @@ pub fn synthetic_incident(title: &str, n: u32, version: u64) -> vigil_domain::in
     let rb = vigil_domain::Runbook::default();
     let mut v = gd_finding(&format!("syn-{n}"), "111111111111", n, 0, "HIGH");
     v["Title"] = Value::String(title.to_owned());
-    let f = vigil_domain::incident::NormalizedFinding::new(
+    let f = vigil_domain::NormalizedFinding::new(
         vigil_domain::asff::parse_finding(&v).unwrap_or_else(|e| panic!("{e}")),
         &rb,
     );
@@ -252,7 +245,7 @@ impl Esm {
         deps: &forward::Deps,
         records: &[aws_lambda_events::event::dynamodb::EventRecord],
         batch_size: usize,
-    ) -> Option<vigil_forward::BatchReport> {
+    ) -> Option<vigil_delivery::BatchReport> {
         if self.position >= records.len() {
             return None;
         }

@@ -2,21 +2,29 @@
 //! forwardable incident version delivered to every configured sink that lacks it, and the
 //! partial-batch response out (`ReportBatchItemFailures`), so Lambda retries from the first
 //! record some sink did not get.
+//!
+//! # Layout
+//! - [`config`]: [`config::ForwardConfig`] from the environment.
+//! - [`stream`]: stream records into forward/skip decisions, and the partial-batch response.
+//! - this module: the handler, [`process`] (also used by `vigil forward`) and the metrics.
 
-pub mod redrive;
+pub mod config;
+pub mod stream;
 
 use std::time::{Duration, Instant};
 
-use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
-use vigil_forward::{BatchReport, Forwarder};
+use vigil_delivery::{BatchReport, Delivery, Dispatcher};
+
+use crate::stream::{batch_response, decode, RecordOutcome};
 
 #[derive(Debug)]
 pub struct Deps {
-    pub forwarder: Forwarder,
+    pub dispatcher: Dispatcher,
     /// Print CloudWatch EMF lines (off in unit tests).
     pub emit_metrics: bool,
 }
@@ -33,12 +41,52 @@ pub async fn handle(
     event: LambdaEvent<DynamoDbEvent>,
 ) -> Result<DynamoDbEventResponse, lambda_runtime::Diagnostic> {
     let report = process(deps, &event.payload, deadline(&event.context)).await;
-    Ok(report.response())
+    Ok(batch_response(report.first_failed.as_deref()))
+}
+
+/// Decodes a batch of stream records and delivers the forwardable incident versions.
+pub async fn forward_records(
+    dispatcher: &Dispatcher,
+    records: &[EventRecord],
+    deadline: Option<Instant>,
+) -> BatchReport {
+    let mut report = BatchReport {
+        records: records.len() as u64,
+        ..Default::default()
+    };
+    let mut deliveries = Vec::new();
+    for (index, r) in records.iter().enumerate() {
+        let item = decode(r);
+        match item.outcome {
+            RecordOutcome::Forward(p) => {
+                *report
+                    .by_severity
+                    .entry(p.severity.as_str().to_owned())
+                    .or_default() += 1;
+                deliveries.push(Delivery {
+                    index,
+                    sequence_number: item.sequence_number,
+                    payload: *p,
+                    raw_findings: Vec::new(),
+                });
+            }
+            RecordOutcome::Skip(why) => {
+                report.skipped += 1;
+                tracing::debug!(sequence_number = ?item.sequence_number, reason = why, "record skipped");
+            }
+            RecordOutcome::Malformed(e) => {
+                report.malformed += 1;
+                tracing::error!(sequence_number = ?item.sequence_number, event_id = %r.event_id,
+                    error = %e, "stream record is not a decodable incident; skipped (retrying cannot fix it)");
+            }
+        }
+    }
+    dispatcher.deliver(deliveries, deadline, report).await
 }
 
 /// The handler without the Lambda envelope (also used by `vigil forward` and `vigil redrive`).
 pub async fn process(deps: &Deps, event: &DynamoDbEvent, deadline: Option<Instant>) -> BatchReport {
-    let report = deps.forwarder.forward(&event.records, deadline).await;
+    let report = forward_records(&deps.dispatcher, &event.records, deadline).await;
     tracing::info!(
         records = report.records,
         forwardable = report.forwardable,
@@ -117,7 +165,7 @@ pub fn emf_lines(r: &BatchReport, timestamp_ms: i64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_forward::SinkStats;
+    use vigil_delivery::SinkStats;
 
     #[test]
     fn emf_lines_declare_every_metric_they_carry() {

@@ -3,18 +3,19 @@
 
 use std::sync::Arc;
 
-use forward::{handle, Deps};
+use forward::{config::ForwardConfig, handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use vigil_aws::{dynamodb_client, DynamoFindings, DynamoLedger, ForwardConfig, SecretsManager};
-use vigil_forward::{Forwarder, Secrets};
+use vigil_aws_dynamodb::{DynamoFindings, DynamoLedger};
+use vigil_aws_secrets::SecretsManager;
+use vigil_delivery::{Dispatcher, Secrets};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = ForwardConfig::from_env()?;
-    let ddb = dynamodb_client().await;
+    let ddb = vigil_aws_dynamodb::client().await;
     let secrets = Secrets::new(Arc::new(SecretsManager::from_env().await));
-    let forwarder = Forwarder::new(
+    let dispatcher = Dispatcher::new(
         &config.sinks,
         &secrets,
         Arc::new(DynamoLedger::new(
@@ -24,9 +25,9 @@ async fn main() -> Result<(), Error> {
         )),
         Some(Arc::new(DynamoFindings::new(ddb, &config.table_name))),
     )?;
-    tracing::info!(sinks = ?forwarder.sink_names(), "forwarder ready");
+    tracing::info!(sinks = ?dispatcher.sink_names(), "forwarder ready");
     let deps = &Deps {
-        forwarder,
+        dispatcher,
         emit_metrics: true,
     };
     run(service_fn(

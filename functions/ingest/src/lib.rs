@@ -3,7 +3,16 @@
 //! `main.rs` is wiring only. [`handle`] is the whole handler: it checks the event is a Security
 //! Hub findings event, hands `detail.findings` to the domain engine, logs one line per finding
 //! (finding id, account, severity, incident id) and one Embedded Metric Format line per
-//! invocation. `vigil replay` calls [`process_event`], the same code, outside Lambda.
+//! invocation. `vigil replay` calls [`process`], the same code, outside Lambda.
+//!
+//! # Layout
+//! - [`config`]: [`config::IngestConfig`] from the environment.
+//! - [`event`]: the EventBridge envelope and findings detail.
+//! - [`metrics`]: the EMF lines.
+
+pub mod config;
+pub mod event;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 
@@ -11,10 +20,12 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use thiserror::Error;
-use vigil_domain::asff::{is_findings_detail_type, FindingsDetail};
 use vigil_domain::{BatchReport, IncidentStore, Outcome, Runbook, Settings, StoreError};
+
+use crate::event::{is_findings_detail_type, FindingsDetail};
+use crate::metrics::{emf_class_lines, emf_line};
 
 /// Everything the handler needs, built once per cold start.
 #[derive(Debug)]
@@ -96,7 +107,7 @@ pub async fn handle<S: IncidentStore>(
     deps: &Deps<S>,
     event: LambdaEvent<Value>,
 ) -> Result<Summary, IngestError> {
-    let result = process_event(deps, event.payload).await;
+    let result = process(deps, event.payload).await;
     if deps.emit_metrics {
         let summary = match &result {
             Ok(s) => s.clone(),
@@ -112,7 +123,7 @@ pub async fn handle<S: IncidentStore>(
 }
 
 /// Processes one EventBridge event (as JSON).
-pub async fn process_event<S: IncidentStore>(
+pub async fn process<S: IncidentStore>(
     deps: &Deps<S>,
     payload: Value,
 ) -> Result<Summary, IngestError> {
@@ -254,78 +265,14 @@ fn log_outcomes(event_id: &str, report: &BatchReport) {
     }
 }
 
-/// One CloudWatch Embedded Metric Format record for an invocation.
-pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
-    let metrics = [
-        ("InvocationsFailed", usize::from(failed)),
-        ("FindingsReceived", s.received),
-        ("FindingsNew", s.new),
-        ("FindingsUpdated", s.updated),
-        ("FindingsDuplicate", s.duplicates),
-        ("FindingsStale", s.stale),
-        ("FindingsInvalid", s.invalid),
-        ("IncidentsOpened", s.incidents_opened),
-        ("IncidentsChanged", s.incidents_changed),
-        ("StoreWrites", s.writes as usize),
-        ("StoreConflicts", s.conflicts as usize),
-    ];
-    let mut v = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": "Vigil",
-                "Dimensions": [["Function"]],
-                "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-            }]
-        },
-        "Function": "ingest",
-    });
-    for (n, val) in metrics {
-        v[n] = json!(val);
-    }
-    v.to_string()
-}
-
-/// EMF records with the `Severity` and `Environment` dimensions (one per pair seen), so
-/// dashboards and alarms can split findings and new incidents by them.
-pub fn emf_class_lines(s: &Summary, timestamp_ms: i64) -> Vec<String> {
-    s.by_severity_environment
-        .iter()
-        .map(|((sev, env), c)| {
-            let metrics = [
-                ("FindingsNew", c.new),
-                ("FindingsUpdated", c.updated),
-                ("FindingsDuplicate", c.duplicates),
-                ("IncidentsOpened", c.incidents_opened),
-            ];
-            let mut v = json!({
-                "_aws": {
-                    "Timestamp": timestamp_ms,
-                    "CloudWatchMetrics": [{
-                        "Namespace": "Vigil",
-                        "Dimensions": [["Function", "Severity", "Environment"]],
-                        "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-                    }]
-                },
-                "Function": "ingest",
-                "Severity": sev,
-                "Environment": env,
-            });
-            for (n, val) in metrics {
-                v[n] = json!(val);
-            }
-            v.to_string()
-        })
-        .collect()
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lambda_runtime::Context;
+    use serde_json::json;
     use vigil_domain::MemoryStore;
 
-    fn deps() -> Deps<MemoryStore> {
+    pub(crate) fn deps() -> Deps<MemoryStore> {
         Deps {
             store: MemoryStore::new(),
             runbook: Runbook::default(),
@@ -334,25 +281,17 @@ mod tests {
         }
     }
 
-    fn event(detail_type: &str, findings: Value) -> Value {
-        json!({
-            "version": "0", "id": "e-1", "detail-type": detail_type,
-            "source": "aws.securityhub", "account": "999999999999",
-            "time": "2026-11-20T10:00:00Z", "region": "us-east-1", "resources": [],
-            "detail": {"findings": findings}
-        })
+    pub(crate) fn event(detail_type: &str, findings: Value) -> Value {
+        let list = findings.as_array().cloned().unwrap_or_default();
+        let mut e = vigil_domain::testing::event("e-1", detail_type, list);
+        e["detail"]["findings"] = findings;
+        e
     }
 
-    fn finding(id: &str) -> Value {
-        json!({
-            "SchemaVersion": "2018-10-08", "Id": id,
-            "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
-            "GeneratorId": "g", "AwsAccountId": "111111111111",
-            "Types": ["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"],
-            "CreatedAt": "2026-11-20T10:00:00Z", "UpdatedAt": "2026-11-20T10:00:00Z",
-            "Severity": {"Label": "HIGH"}, "Title": "t", "Description": "d",
-            "Resources": [{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-1"}]
-        })
+    pub(crate) fn finding(id: &str) -> Value {
+        vigil_domain::testing::Asff::guardduty(id)
+            .set("Id", json!(id))
+            .json()
     }
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
@@ -378,7 +317,7 @@ mod tests {
             (s.received, s.new, s.incidents_opened, s.writes),
             (2, 2, 1, 1)
         );
-        let s = block(process_event(
+        let s = block(process(
             &d,
             event(
                 "Security Hub Findings - Custom Action",
@@ -392,14 +331,14 @@ mod tests {
     #[test]
     fn other_detail_types_are_ignored_and_zero_findings_is_fine() {
         let d = deps();
-        let s = block(process_event(
+        let s = block(process(
             &d,
             event("Security Hub Insight Results", json!([finding("a")])),
         ))
         .unwrap();
         assert!(s.ignored);
         assert!(d.store.incidents().is_empty());
-        let s = block(process_event(
+        let s = block(process(
             &d,
             event("Security Hub Findings - Imported", json!([])),
         ))
@@ -410,11 +349,11 @@ mod tests {
     #[test]
     fn a_payload_that_is_not_an_event_is_a_non_retryable_error() {
         let d = deps();
-        let e = block(process_event(&d, json!({"hello": "world"}))).unwrap_err();
+        let e = block(process(&d, json!({"hello": "world"}))).unwrap_err();
         assert!(!e.is_retryable());
         let diag: Diagnostic = e.into();
         assert_eq!(diag.error_type, "NonRetryable");
-        let e = block(process_event(&d, json!("just a string"))).unwrap_err();
+        let e = block(process(&d, json!("just a string"))).unwrap_err();
         assert!(matches!(e, IngestError::NotAnEvent(_)));
     }
 
@@ -423,61 +362,7 @@ mod tests {
         let d = deps();
         let mut ev = event("Security Hub Findings - Imported", json!([]));
         ev["detail"] = json!({"findings": "nope"});
-        let s = block(process_event(&d, ev)).unwrap();
+        let s = block(process(&d, ev)).unwrap();
         assert_eq!(s.invalid, 1);
-    }
-
-    #[test]
-    fn metrics_are_split_by_severity_and_environment() {
-        let d = deps();
-        let mut prod = finding("f-1");
-        prod["AwsAccountId"] = json!("111111111111");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let s = rt
-            .block_on(process_event(
-                &d,
-                event(
-                    "Security Hub Findings - Imported",
-                    json!([prod.clone(), prod]),
-                ),
-            ))
-            .unwrap();
-        let lines = emf_class_lines(&s, 1);
-        assert_eq!(lines.len(), 1, "{lines:?}");
-        let v: Value = serde_json::from_str(&lines[0]).unwrap();
-        assert_eq!(v["Severity"], "HIGH");
-        assert!(v["Environment"].is_string());
-        assert_eq!(
-            (v["FindingsNew"].as_u64(), v["IncidentsOpened"].as_u64()),
-            (Some(1), Some(1))
-        );
-        assert_eq!(v["FindingsDuplicate"], 1);
-        assert_eq!(
-            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
-            json!(["Function", "Severity", "Environment"])
-        );
-    }
-
-    #[test]
-    fn emf_lines_declare_every_metric_they_carry() {
-        let s = Summary {
-            received: 3,
-            new: 2,
-            duplicates: 1,
-            writes: 1,
-            ..Default::default()
-        };
-        let v: Value = serde_json::from_str(&emf_line(&s, false, 1)).unwrap();
-        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
-            .as_array()
-            .unwrap();
-        for m in declared {
-            let name = m["Name"].as_str().unwrap();
-            assert!(v[name].is_number(), "{name}");
-        }
-        assert_eq!(v["FindingsReceived"], 3);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Vigil");
     }
 }

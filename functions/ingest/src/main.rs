@@ -1,9 +1,9 @@
 //! Composition root of the `ingest` Lambda: tracing, configuration, clients, run.
 #![recursion_limit = "256"]
 
-use ingest::{handle, Deps};
+use ingest::{config::IngestConfig, handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use vigil_aws::{dynamodb_client, DynamoStore, IngestConfig};
+use vigil_aws_dynamodb::DynamoStore;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = IngestConfig::from_env()?;
     let deps = Deps {
-        store: DynamoStore::new(dynamodb_client().await, config.table_name),
+        store: DynamoStore::new(vigil_aws_dynamodb::client().await, config.table_name),
         runbook: config.runbook,
         settings: config.settings,
         emit_metrics: true,

@@ -141,19 +141,16 @@ impl<'de> Deserialize<'de> for Timestamp {
 
 /// `Severity` as sent: any of `Label`, `Normalized`, `Product`, `Original`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Severity {
-    #[serde(rename = "Label", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     /// Kept as JSON: real findings send it as an integer and, in some samples, as a string.
-    #[serde(
-        rename = "Normalized",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalized: Option<Value>,
-    #[serde(rename = "Product", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<Value>,
-    #[serde(rename = "Original", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -175,59 +172,59 @@ impl Severity {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Resource {
     #[serde(rename = "Type")]
     pub resource_type: String,
-    #[serde(rename = "Id")]
     pub id: String,
-    #[serde(rename = "Partition", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partition: Option<String>,
-    #[serde(rename = "Region", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    #[serde(rename = "Tags", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
     /// Type-specific details, kept as JSON.
-    #[serde(rename = "Details", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub details: Option<Value>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Workflow {
-    #[serde(rename = "Status", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Recommendation {
-    #[serde(rename = "Text", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(rename = "Url", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Remediation {
-    #[serde(
-        rename = "Recommendation",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommendation: Option<Recommendation>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct FindingProviderFields {
-    #[serde(rename = "Severity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
-    #[serde(rename = "Types", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub types: Option<Vec<String>>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -282,82 +279,41 @@ impl RecordState {
 
 /// One ASFF finding. Known fields are typed; everything else is kept verbatim in `other`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub struct Finding {
-    #[serde(rename = "SchemaVersion")]
     pub schema_version: String,
-    #[serde(rename = "Id")]
     pub id: String,
-    #[serde(rename = "ProductArn")]
     pub product_arn: String,
-    #[serde(rename = "GeneratorId")]
     pub generator_id: String,
-    #[serde(rename = "AwsAccountId")]
     pub aws_account_id: String,
-    #[serde(rename = "Types", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub types: Option<Vec<String>>,
-    #[serde(
-        rename = "FirstObservedAt",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_observed_at: Option<Timestamp>,
-    #[serde(
-        rename = "LastObservedAt",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_observed_at: Option<Timestamp>,
-    #[serde(rename = "CreatedAt")]
     pub created_at: Timestamp,
-    #[serde(rename = "UpdatedAt")]
     pub updated_at: Timestamp,
-    #[serde(rename = "Severity", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<Severity>,
-    #[serde(rename = "Title")]
     pub title: String,
-    #[serde(rename = "Description")]
     pub description: String,
-    #[serde(
-        rename = "ProductName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_name: Option<String>,
-    #[serde(rename = "Region", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
-    #[serde(
-        rename = "ProductFields",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_fields: Option<BTreeMap<String, String>>,
-    #[serde(rename = "Resources")]
     pub resources: Vec<Resource>,
-    #[serde(
-        rename = "Remediation",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<Remediation>,
-    #[serde(rename = "Workflow", default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<Workflow>,
-    #[serde(
-        rename = "WorkflowState",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_state: Option<String>,
-    #[serde(
-        rename = "RecordState",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_state: Option<String>,
-    #[serde(
-        rename = "FindingProviderFields",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finding_provider_fields: Option<FindingProviderFields>,
     /// Every field Vigil does not model, preserved so the finding can be forwarded intact.
     #[serde(flatten)]
@@ -458,32 +414,6 @@ impl Finding {
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-}
-
-/// The `detail` of `Security Hub Findings - Imported` and `... - Custom Action` events.
-///
-/// Findings stay as raw JSON here and are parsed one by one, so a malformed finding is reported
-/// on its own instead of failing the whole event.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct FindingsDetail {
-    #[serde(default)]
-    pub findings: Vec<Value>,
-    #[serde(
-        rename = "actionName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub action_name: Option<String>,
-    #[serde(flatten)]
-    pub other: Map<String, Value>,
-}
-
-/// The detail-types whose `detail.findings` Vigil ingests.
-pub const DETAIL_TYPE_IMPORTED: &str = "Security Hub Findings - Imported";
-pub const DETAIL_TYPE_CUSTOM_ACTION: &str = "Security Hub Findings - Custom Action";
-
-pub fn is_findings_detail_type(detail_type: &str) -> bool {
-    detail_type == DETAIL_TYPE_IMPORTED || detail_type == DETAIL_TYPE_CUSTOM_ACTION
 }
 
 /// Best-effort id for error messages: the `Id` string, if there is one.
@@ -595,23 +525,16 @@ fn field_of_serde_error(e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::Asff;
     use serde_json::json;
 
     pub(crate) fn minimal() -> Value {
-        json!({
-            "SchemaVersion": "2018-10-08",
-            "Id": "arn:aws:guardduty:us-east-1:111111111111:detector/d/finding/f1",
-            "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
-            "GeneratorId": "arn:aws:guardduty:us-east-1:111111111111:detector/d",
-            "AwsAccountId": "111111111111",
-            "Types": ["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"],
-            "CreatedAt": "2026-11-20T10:00:00.123Z",
-            "UpdatedAt": "2026-11-20T10:00:00.123Z",
-            "Severity": {"Label": "MEDIUM", "Normalized": 40},
-            "Title": "t", "Description": "d",
-            "Resources": [{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-1"}],
-            "SomethingNew": {"kept": [1, 2, 3]}
-        })
+        Asff::guardduty("f1")
+            .created("2026-11-20T10:00:00.123Z")
+            .updated("2026-11-20T10:00:00.123Z")
+            .set("Severity", json!({"Label": "MEDIUM", "Normalized": 40}))
+            .set("SomethingNew", json!({"kept": [1, 2, 3]}))
+            .json()
     }
 
     #[test]

@@ -4,7 +4,12 @@
 //! principal (or access key when there is no principal), an S3 bucket, an EKS cluster, and so on;
 //! otherwise the resource id. Findings with the same key are grouped when their event times fall
 //! within the runbook's window of the incident's findings (see [`crate::incident`]).
+//!
+//! Per key, a [`CorrelationHead`] remembers the time windows of the key's most recent
+//! incidents, so that a new finding can find the incident it joins.
 
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::asff::{Finding, Resource};
@@ -120,20 +125,94 @@ pub fn correlation_key(f: &Finding) -> (String, Entity) {
     (format!("{}|{}:{}", f.aws_account_id, e.kind, e.id), e)
 }
 
+/// The time span of one incident of a correlation key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentWindow {
+    pub incident_id: String,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+impl IncidentWindow {
+    pub fn admits(&self, t: DateTime<Utc>, window: Duration) -> bool {
+        let lo = self
+            .first_seen
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let hi = self
+            .last_seen
+            .checked_add_signed(window)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        t >= lo && t <= hi
+    }
+}
+
+/// How many incident windows a head remembers per correlation key.
+pub const HEAD_WINDOWS: usize = 32;
+
+/// Per correlation key: the windows of its most recent incidents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorrelationHead {
+    pub key: String,
+    pub windows: Vec<IncidentWindow>,
+    pub version: u64,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl CorrelationHead {
+    pub fn new(key: &str) -> Self {
+        Self {
+            key: key.to_owned(),
+            windows: Vec::new(),
+            version: 0,
+            expires_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    /// The incident a finding seen at `t` joins: among windows admitting `t`, the latest one.
+    pub fn find(&self, t: DateTime<Utc>, window: Duration) -> Option<&IncidentWindow> {
+        self.windows
+            .iter()
+            .filter(|w| w.admits(t, window))
+            .max_by(|a, b| {
+                a.last_seen
+                    .cmp(&b.last_seen)
+                    .then_with(|| b.incident_id.cmp(&a.incident_id))
+            })
+    }
+
+    /// Records an incident's span; keeps the most recent [`HEAD_WINDOWS`].
+    pub fn upsert(&mut self, w: IncidentWindow) {
+        match self
+            .windows
+            .iter_mut()
+            .find(|x| x.incident_id == w.incident_id)
+        {
+            Some(x) => *x = w,
+            None => self.windows.push(w),
+        }
+        self.windows.sort_by(|a, b| {
+            b.last_seen
+                .cmp(&a.last_seen)
+                .then(a.incident_id.cmp(&b.incident_id))
+        });
+        self.windows.truncate(HEAD_WINDOWS);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::asff::parse_finding;
+    use crate::testing::Asff;
     use serde_json::json;
 
+    fn t(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
     fn with_resources(resources: serde_json::Value) -> Finding {
-        parse_finding(&json!({
-            "SchemaVersion": "2018-10-08", "Id": "x", "ProductArn": "p", "GeneratorId": "g",
-            "AwsAccountId": "111111111111", "CreatedAt": "2026-11-20T10:00:00Z",
-            "UpdatedAt": "2026-11-20T10:00:00Z", "Severity": {"Label": "LOW"},
-            "Title": "t", "Description": "d", "Resources": resources
-        }))
-        .unwrap()
+        parse_finding(&Asff::guardduty("x").resources(resources).json()).unwrap()
     }
 
     #[test]
@@ -183,5 +262,33 @@ mod tests {
         let f =
             with_resources(json!([{"Type": "AwsAccount", "Id": "AWS::::Account:111111111111"}]));
         assert_eq!(correlation_key(&f).0, "111111111111|account:root");
+    }
+
+    #[test]
+    fn head_windows_admit_findings_within_the_window_either_side() {
+        let w = IncidentWindow {
+            incident_id: "i".into(),
+            first_seen: t("2026-11-20T10:00:00Z"),
+            last_seen: t("2026-11-20T12:00:00Z"),
+        };
+        let win = Duration::hours(24);
+        assert!(w.admits(t("2026-11-21T12:00:00Z"), win));
+        assert!(!w.admits(t("2026-11-21T12:00:01Z"), win));
+        assert!(w.admits(t("2026-11-19T10:00:00Z"), win));
+        assert!(!w.admits(t("2026-11-19T09:59:59Z"), win));
+    }
+
+    #[test]
+    fn heads_keep_only_the_most_recent_windows() {
+        let mut h = CorrelationHead::new("k");
+        for i in 0..(HEAD_WINDOWS as i64 + 5) {
+            h.upsert(IncidentWindow {
+                incident_id: format!("i{i}"),
+                first_seen: t("2026-01-01T00:00:00Z") + Duration::days(i * 3),
+                last_seen: t("2026-01-01T00:00:00Z") + Duration::days(i * 3),
+            });
+        }
+        assert_eq!(h.windows.len(), HEAD_WINDOWS);
+        assert!(h.windows.iter().all(|w| w.incident_id != "i0"));
     }
 }

@@ -1,16 +1,10 @@
-//! The incident model and the pure rules that fold findings into incidents.
-//!
-//! Three kinds of stored state, all versioned for optimistic concurrency:
-//! - [`FindingRecord`]: the latest state of one finding (identity `ProductArn` + `Id`), and the
-//!   incident it belongs to. It is the deduplication record.
-//! - [`CorrelationHead`]: per correlation key, the time windows of its recent incidents, so a new
-//!   finding can find the incident it belongs to.
-//! - [`Incident`]: what analysts and the SIEM see.
+//! The incident model and the pure rules that fold finding states into incidents.
 //!
 //! Rules (all in event time, so that a replay gives the same incidents as live processing):
-//! - a finding joins an incident of its key when its event time is within the window of the
-//!   incident's first and last seen times; otherwise an active finding opens a new incident;
-//!   an inactive (archived, resolved, suppressed) finding never opens one;
+//! - a finding joins an incident of its correlation key when its event time is within the
+//!   window of the incident's first and last seen times (see [`crate::correlate`]); otherwise
+//!   an active finding opens a new incident; an inactive (archived, resolved, suppressed)
+//!   finding never opens one;
 //! - severity is the highest among the incident's active findings' states, and never decreases;
 //! - the response deadline is the earliest of `start + target(severity, environment)` over the
 //!   states folded in, where `start` is the finding's `CreatedAt`, or the `UpdatedAt` of the
@@ -20,277 +14,19 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use crate::asff::{Finding, RecordState, SeverityLabel, WorkflowStatus};
-use crate::correlate::{correlation_key, Entity};
-use crate::enrich::{
-    account_context, finding_type, mitre_tactic, remediation, AccountContext, GuardDutyType,
-    RemediationAdvice, RemediationSource,
-};
-use crate::runbook::{Environment, Runbook};
-
-/// Hex SHA-256 prefix used for stable ids.
-pub fn short_hash(parts: &[&str], len: usize) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0u8]);
-    }
-    let digest = h.finalize();
-    let mut s = String::with_capacity(len);
-    for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
-        if s.len() >= len {
-            break;
-        }
-    }
-    s.truncate(len);
-    s
-}
-
-/// A parsed finding with everything Vigil derives from it.
-#[derive(Debug, Clone)]
-pub struct NormalizedFinding {
-    /// Stable identity hash of (`ProductArn`, `Id`).
-    pub key: String,
-    pub finding: Finding,
-    pub severity: SeverityLabel,
-    pub account: AccountContext,
-    pub guardduty_type: Option<GuardDutyType>,
-    pub finding_type: String,
-    pub tactic: Option<&'static str>,
-    pub remediation: RemediationAdvice,
-    pub entity: Entity,
-    pub correlation_key: String,
-    /// The original finding JSON, forwarded intact.
-    pub raw: String,
-    /// `ProcessedAt`, parsed once (it orders states on the hot path).
-    pub processed_at: Option<DateTime<Utc>>,
-}
-
-impl NormalizedFinding {
-    pub fn new(finding: Finding, runbook: &Runbook) -> Self {
-        let key = finding_key(&finding.product_arn, &finding.id);
-        let severity = finding
-            .severity_label()
-            .unwrap_or(SeverityLabel::Informational);
-        let account = account_context(runbook, &finding);
-        let guardduty_type = GuardDutyType::from_finding(&finding);
-        let finding_type = finding_type(&finding, guardduty_type.as_ref());
-        let tactic = mitre_tactic(&finding, guardduty_type.as_ref());
-        let remediation = remediation(&finding, guardduty_type.as_ref());
-        let (correlation_key, entity) = correlation_key(&finding);
-        let raw = serde_json::to_string(&finding).unwrap_or_default();
-        let processed_at = finding
-            .other
-            .get("ProcessedAt")
-            .and_then(|v| v.as_str())
-            .and_then(crate::asff::Timestamp::parse)
-            .map(|t| t.at());
-        Self {
-            key,
-            finding,
-            severity,
-            account,
-            guardduty_type,
-            finding_type,
-            tactic,
-            remediation,
-            entity,
-            correlation_key,
-            raw,
-            processed_at,
-        }
-    }
-
-    pub fn is_active(&self) -> bool {
-        is_active(self.finding.record_state(), self.finding.workflow_status())
-    }
-
-    /// Ordering of finding states: newer `UpdatedAt` wins. `BatchUpdateFindings` (analysts'
-    /// workflow, severity and record-state changes) does not move `UpdatedAt`, so at equal
-    /// `UpdatedAt` the newer `ProcessedAt` wins, then the state further along the workflow, then
-    /// the higher severity: reordered deliveries converge on the same state.
-    pub fn state_rank(&self) -> StateRank {
-        (
-            self.finding.updated_at.at(),
-            self.processed_at,
-            self.finding.workflow_status(),
-            self.finding.record_state(),
-            self.severity,
-        )
-    }
-
-    /// Since when this state's severity has held: the finding's `CreatedAt` for a new finding,
-    /// the previous state's start when the severity is unchanged, else this state's `UpdatedAt`.
-    pub fn severity_since(&self, prev: Option<&FindingRecord>) -> DateTime<Utc> {
-        match prev {
-            None => self.finding.created_at.at(),
-            Some(p) if p.severity == self.severity => p.severity_since,
-            Some(_) => self.finding.updated_at.at(),
-        }
-    }
-}
-
-/// See [`NormalizedFinding::state_rank`].
-pub type StateRank = (
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    WorkflowStatus,
-    RecordState,
-    SeverityLabel,
-);
-
-/// Longest title Vigil stores (ASFF allows 256 characters; this guards item sizes).
-pub const MAX_TITLE_CHARS: usize = 512;
+use crate::asff::SeverityLabel;
+use crate::correlate::IncidentWindow;
+use crate::enrich::{RemediationAdvice, RemediationSource};
+use crate::finding::{clip_title, short_hash, FindingRecord, NormalizedFinding};
+use crate::runbook::{Environment, HumanDuration, Runbook};
 
 /// Most entries kept in an incident's `finding_types`, `tactics` and `products`.
 pub const MAX_LIST_ENTRIES: usize = 256;
 
-pub fn clip_title(s: &str) -> String {
-    s.chars().take(MAX_TITLE_CHARS).collect()
-}
-
 fn insert_capped(set: &mut BTreeSet<String>, value: &str) {
     if set.len() < MAX_LIST_ENTRIES && !set.contains(value) {
         set.insert(value.to_owned());
-    }
-}
-
-pub fn is_active(record: RecordState, workflow: WorkflowStatus) -> bool {
-    record == RecordState::Active
-        && !matches!(
-            workflow,
-            WorkflowStatus::Resolved | WorkflowStatus::Suppressed
-        )
-}
-
-/// Identity of a finding: Security Hub identifies findings by (`ProductArn`, `Id`).
-pub fn finding_key(product_arn: &str, id: &str) -> String {
-    short_hash(&[product_arn, id], 32)
-}
-
-/// The stored state of one finding: the deduplication record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FindingRecord {
-    pub key: String,
-    pub finding_id: String,
-    pub product_arn: String,
-    pub account_id: String,
-    pub updated_at: DateTime<Utc>,
-    pub workflow_status: WorkflowStatus,
-    pub record_state: RecordState,
-    pub severity: SeverityLabel,
-    /// Since when the finding has had this severity (its deadline clock).
-    pub severity_since: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub processed_at: Option<DateTime<Utc>>,
-    pub finding_type: String,
-    pub title: String,
-    pub product: String,
-    pub correlation_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incident_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub event_time: DateTime<Utc>,
-    pub last_event_time: DateTime<Utc>,
-    /// The original finding JSON.
-    pub raw: String,
-    pub version: u64,
-    /// When Vigil stored this state (wall clock).
-    pub ingested_at: DateTime<Utc>,
-    /// When the record may be deleted (TTL).
-    pub expires_at: DateTime<Utc>,
-}
-
-impl FindingRecord {
-    pub fn state_rank(&self) -> StateRank {
-        (
-            self.updated_at,
-            self.processed_at,
-            self.workflow_status,
-            self.record_state,
-            self.severity,
-        )
-    }
-    pub fn is_active(&self) -> bool {
-        is_active(self.record_state, self.workflow_status)
-    }
-}
-
-/// The time span of one incident of a correlation key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IncidentWindow {
-    pub incident_id: String,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-}
-
-impl IncidentWindow {
-    pub fn admits(&self, t: DateTime<Utc>, window: Duration) -> bool {
-        let lo = self
-            .first_seen
-            .checked_sub_signed(window)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let hi = self
-            .last_seen
-            .checked_add_signed(window)
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-        t >= lo && t <= hi
-    }
-}
-
-/// How many incident windows a head remembers per correlation key.
-pub const HEAD_WINDOWS: usize = 32;
-
-/// Per correlation key: the windows of its most recent incidents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CorrelationHead {
-    pub key: String,
-    pub windows: Vec<IncidentWindow>,
-    pub version: u64,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl CorrelationHead {
-    pub fn new(key: &str) -> Self {
-        Self {
-            key: key.to_owned(),
-            windows: Vec::new(),
-            version: 0,
-            expires_at: DateTime::<Utc>::UNIX_EPOCH,
-        }
-    }
-
-    /// The incident a finding seen at `t` joins: among windows admitting `t`, the latest one.
-    pub fn find(&self, t: DateTime<Utc>, window: Duration) -> Option<&IncidentWindow> {
-        self.windows
-            .iter()
-            .filter(|w| w.admits(t, window))
-            .max_by(|a, b| {
-                a.last_seen
-                    .cmp(&b.last_seen)
-                    .then_with(|| b.incident_id.cmp(&a.incident_id))
-            })
-    }
-
-    /// Records an incident's span; keeps the most recent [`HEAD_WINDOWS`].
-    pub fn upsert(&mut self, w: IncidentWindow) {
-        match self
-            .windows
-            .iter_mut()
-            .find(|x| x.incident_id == w.incident_id)
-        {
-            Some(x) => *x = w,
-            None => self.windows.push(w),
-        }
-        self.windows.sort_by(|a, b| {
-            b.last_seen
-                .cmp(&a.last_seen)
-                .then(a.incident_id.cmp(&b.incident_id))
-        });
-        self.windows.truncate(HEAD_WINDOWS);
     }
 }
 
@@ -371,12 +107,6 @@ pub struct Incident {
     pub expires_at: DateTime<Utc>,
 }
 
-impl Serialize for Environment {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 fn lead_of(f: &NormalizedFinding) -> LeadFinding {
     LeadFinding {
         key: f.key.clone(),
@@ -417,7 +147,7 @@ impl Incident {
                 .map(|n| format!(" ({n})"))
                 .unwrap_or_default(),
             f.entity.label,
-            human(window),
+            HumanDuration(window),
         );
         let mut inc = Incident {
             id: incident_id(&f.correlation_key, &f.key, f.finding.event_time()),
@@ -545,33 +275,21 @@ impl Incident {
     }
 }
 
-/// `24h`, `30m`, `1h30m`.
-pub fn human(d: Duration) -> String {
-    let mins = d.num_minutes();
-    match (mins / 60, mins % 60) {
-        (0, m) => format!("{m}m"),
-        (h, 0) => format!("{h}h"),
-        (h, m) => format!("{h}h{m}m"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::asff::parse_finding;
+    use crate::testing::Asff;
     use serde_json::json;
 
     pub(crate) fn nf(id: &str, sev: &str, created: &str, updated: &str) -> NormalizedFinding {
-        let v = json!({
-            "SchemaVersion": "2018-10-08",
-            "Id": id,
-            "ProductArn": "arn:aws:securityhub:us-east-1::product/aws/guardduty",
-            "GeneratorId": "g", "AwsAccountId": "111111111111",
-            "Types": ["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"],
-            "CreatedAt": created, "UpdatedAt": updated,
-            "Severity": {"Label": sev}, "Title": format!("{sev} {id}"), "Description": "d",
-            "Resources": [{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-1"}]
-        });
+        let v = Asff::guardduty(id)
+            .set("Id", json!(id))
+            .severity(sev)
+            .created(created)
+            .updated(updated)
+            .title(&format!("{sev} {id}"))
+            .json();
         NormalizedFinding::new(parse_finding(&v).unwrap(), &Runbook::default())
     }
 
@@ -711,34 +429,6 @@ mod tests {
         let mut inc = Incident::open(&a, &rb, Utc::now(), Duration::days(1));
         inc.apply(None, &a, &rb);
         assert!(!inc.apply(Some(&record_of(&a, &inc.id)), &a, &rb));
-    }
-
-    #[test]
-    fn head_windows_admit_findings_within_the_window_either_side() {
-        let w = IncidentWindow {
-            incident_id: "i".into(),
-            first_seen: t("2026-11-20T10:00:00Z"),
-            last_seen: t("2026-11-20T12:00:00Z"),
-        };
-        let win = Duration::hours(24);
-        assert!(w.admits(t("2026-11-21T12:00:00Z"), win));
-        assert!(!w.admits(t("2026-11-21T12:00:01Z"), win));
-        assert!(w.admits(t("2026-11-19T10:00:00Z"), win));
-        assert!(!w.admits(t("2026-11-19T09:59:59Z"), win));
-    }
-
-    #[test]
-    fn heads_keep_only_the_most_recent_windows() {
-        let mut h = CorrelationHead::new("k");
-        for i in 0..(HEAD_WINDOWS as i64 + 5) {
-            h.upsert(IncidentWindow {
-                incident_id: format!("i{i}"),
-                first_seen: t("2026-01-01T00:00:00Z") + Duration::days(i * 3),
-                last_seen: t("2026-01-01T00:00:00Z") + Duration::days(i * 3),
-            });
-        }
-        assert_eq!(h.windows.len(), HEAD_WINDOWS);
-        assert!(h.windows.iter().all(|w| w.incident_id != "i0"));
     }
 
     pub(crate) fn record_of(f: &NormalizedFinding, incident: &str) -> FindingRecord {

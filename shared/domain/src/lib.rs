@@ -1,27 +1,38 @@
 //! Vigil's domain: everything that turns Security Hub findings into incidents, with no AWS SDK.
+//! Every other crate depends on this one; it depends on none of them.
 //!
 //! # Layout
 //! - [`asff`]: the finding format (serde), tolerant of every real variant, strict on required
 //!   fields; malformed findings give a [`error::FindingError`] naming the finding and field.
 //! - [`runbook`]: the customer's YAML runbook (accounts, environments, response targets).
 //! - [`enrich`]: account context, GuardDuty type, MITRE tactic, remediation.
-//! - [`correlate`]: the correlation key (account + primary entity).
-//! - [`incident`]: finding records, correlation heads, incidents and the pure folding rules.
+//! - [`correlate`]: the correlation key (account + primary entity) and the per-key windows of
+//!   recent incidents ([`CorrelationHead`]).
+//! - [`finding`]: a parsed and enriched finding, and its stored state ([`FindingRecord`]).
+//! - [`incident`]: incidents and the pure rules that fold finding states into them.
 //! - [`engine`]: deduplication and aggregation of a batch through the store port, with
-//!   optimistic concurrency.
-//! - [`ports`]: the store traits and an in-memory fake with the same conditional semantics.
+//!   optimistic concurrency; its pure core is [`engine::plan`].
+//! - [`ports`]: the traits the domain needs (store, delivery state, secrets) and in-memory
+//!   fakes with the adapters' semantics.
+//! - [`testing`] (tests and the `test-util` feature): one ASFF builder for every crate's tests.
 
 pub mod asff;
 pub mod correlate;
 pub mod engine;
 pub mod enrich;
 pub mod error;
+pub mod finding;
 pub mod incident;
 pub mod ports;
 pub mod runbook;
+#[cfg(any(test, feature = "test-util"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod testing;
 
+pub use correlate::CorrelationHead;
 pub use engine::{ingest, ingest_values, BatchReport, Outcome, Settings};
 pub use error::{FindingError, RunbookError, StoreError};
-pub use incident::{CorrelationHead, FindingRecord, Incident, IncidentStatus, NormalizedFinding};
+pub use finding::{FindingRecord, NormalizedFinding};
+pub use incident::{Incident, IncidentStatus};
 pub use ports::{IncidentReader, IncidentStore, MemoryStore};
 pub use runbook::Runbook;

@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 use chrono::Duration;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::asff::SeverityLabel;
 use crate::error::RunbookError;
@@ -48,6 +48,12 @@ impl Environment {
 impl fmt::Display for Environment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Environment {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -100,6 +106,18 @@ impl HumanDuration {
         // Ten years is far beyond any response target or correlation window; larger values
         // would only risk date overflow.
         (total > Duration::zero() && total <= Duration::days(3650)).then_some(Self(total))
+    }
+}
+
+/// The inverse of [`HumanDuration::parse`] for whole minutes: `24h`, `30m`, `1h30m`.
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mins = self.0.num_minutes();
+        match (mins / 60, mins % 60) {
+            (0, m) => write!(f, "{m}m"),
+            (h, 0) => write!(f, "{h}h"),
+            (h, m) => write!(f, "{h}h{m}m"),
+        }
     }
 }
 

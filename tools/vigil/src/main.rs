@@ -20,11 +20,13 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
-use ingest::{process_event, Deps};
-use vigil_aws::dynamo::ensure_table;
-use vigil_aws::{dynamodb_client, DynamoStore, IngestConfig};
+use ingest::config::IngestConfig;
+use ingest::{process, Deps};
+use vigil_aws_dynamodb::{ensure_table, DynamoStore};
 use vigil_domain::incident::Incident;
 use vigil_domain::IncidentReader;
+
+use vigil::redrive;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -89,20 +91,20 @@ async fn main() -> Result<()> {
     tracing_init();
     let cli = Cli::parse();
     let config = IngestConfig::from_env().context("reading configuration")?;
-    let client = dynamodb_client().await;
+    let client = vigil_aws_dynamodb::client().await;
     match cli.command {
         Command::Forward { follow, batch_size } => {
             let (deps, _) = forward_deps(&client, false).await?;
-            let arn = vigil_aws::streams::stream_arn(&client, &config.table_name).await?;
-            let mut poller = vigil_aws::streams::StreamPoller::new(
-                vigil_aws::streams::streams_client().await,
+            let arn = vigil_aws_streams::stream_arn(&client, &config.table_name).await?;
+            let mut poller = vigil_aws_streams::StreamPoller::new(
+                vigil_aws_streams::streams_client().await,
                 arn,
             );
             forward_stream(&deps, &mut poller, follow, batch_size.clamp(1, 10_000)).await?;
         }
         Command::Redrive { queue_url, message } => {
             let (deps, _) = forward_deps(&client, true).await?;
-            let streams = vigil_aws::streams::streams_client().await;
+            let streams = vigil_aws_streams::streams_client().await;
             match queue_url {
                 Some(url) => redrive_queue(&deps, &streams, &url).await?,
                 None if message.is_empty() => bail!("give --queue-url or --message"),
@@ -111,7 +113,7 @@ async fn main() -> Result<()> {
                     for f in &message {
                         let text = std::fs::read_to_string(f)
                             .with_context(|| format!("reading {}", f.display()))?;
-                        let r = forward::redrive::redrive_message(&deps, &streams, &text).await?;
+                        let r = redrive::redrive_message(&deps, &streams, &text).await?;
                         print_report(&f.display().to_string(), &r);
                         failed += usize::from(r.first_failed.is_some());
                     }
@@ -124,7 +126,7 @@ async fn main() -> Result<()> {
         Command::CatchUp { open } => {
             let (deps, ledger) = forward_deps(&client, false).await?;
             let store = DynamoStore::new(client, config.table_name);
-            let r = forward::redrive::catch_up(&deps, &store, &ledger, open).await?;
+            let r = redrive::catch_up(&deps, &store, &ledger, open).await?;
             print_report("catch-up", &r);
             if r.first_failed.is_some() {
                 bail!("some incidents were not delivered to every sink");
@@ -154,7 +156,7 @@ async fn main() -> Result<()> {
                         continue;
                     }
                 };
-                let s = process_event(&deps, payload)
+                let s = process(&deps, payload)
                     .await
                     .with_context(|| format!("replaying {}", f.display()))?;
                 events += 1;
@@ -216,37 +218,37 @@ async fn main() -> Result<()> {
 async fn forward_deps(
     client: &aws_sdk_dynamodb::Client,
     redrive: bool,
-) -> Result<(forward::Deps, vigil_aws::DynamoLedger)> {
-    let config =
-        vigil_aws::ForwardConfig::from_env().context("reading the forwarder's configuration")?;
-    let ledger = vigil_aws::DynamoLedger::new(client.clone(), &config.table_name, config.retention);
-    let secrets = vigil_forward::Secrets::new(std::sync::Arc::new(
-        vigil_aws::SecretsManager::from_env().await,
+) -> Result<(forward::Deps, vigil_aws_dynamodb::DynamoLedger)> {
+    let config = forward::config::ForwardConfig::from_env()
+        .context("reading the forwarder's configuration")?;
+    let ledger =
+        vigil_aws_dynamodb::DynamoLedger::new(client.clone(), &config.table_name, config.retention);
+    let secrets = vigil_delivery::Secrets::new(std::sync::Arc::new(
+        vigil_aws_secrets::SecretsManager::from_env().await,
     ));
-    let forwarder = vigil_forward::Forwarder::new(
+    let dispatcher = vigil_delivery::Dispatcher::new(
         &config.sinks,
         &secrets,
         std::sync::Arc::new(ledger.clone()),
-        Some(std::sync::Arc::new(vigil_aws::DynamoFindings::new(
-            client.clone(),
-            &config.table_name,
-        ))),
+        Some(std::sync::Arc::new(
+            vigil_aws_dynamodb::DynamoFindings::new(client.clone(), &config.table_name),
+        )),
     )?;
-    let forwarder = if redrive {
-        forwarder.resending_superseded()
+    let dispatcher = if redrive {
+        dispatcher.resending_superseded()
     } else {
-        forwarder
+        dispatcher
     };
     Ok((
         forward::Deps {
-            forwarder,
+            dispatcher,
             emit_metrics: false,
         },
         ledger,
     ))
 }
 
-fn print_report(what: &str, r: &vigil_forward::BatchReport) {
+fn print_report(what: &str, r: &vigil_delivery::BatchReport) {
     let sinks: Vec<String> = r
         .per_sink
         .iter()
@@ -274,7 +276,7 @@ fn print_report(what: &str, r: &vigil_forward::BatchReport) {
 /// retried (after a pause) before anything behind it.
 async fn forward_stream(
     deps: &forward::Deps,
-    poller: &mut vigil_aws::streams::StreamPoller,
+    poller: &mut vigil_aws_streams::StreamPoller,
     follow: bool,
     batch_size: usize,
 ) -> Result<()> {
@@ -332,10 +334,7 @@ async fn redrive_queue(
     streams: &aws_sdk_dynamodbstreams::Client,
     url: &str,
 ) -> Result<()> {
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let sqs = aws_sdk_sqs::Client::new(&vigil_aws::sdk_config().await);
     let (mut done, mut kept) = (0, 0);
     loop {
         let resp = sqs
@@ -352,7 +351,7 @@ async fn redrive_queue(
         }
         for m in messages {
             let body = m.body.unwrap_or_default();
-            let ok = match forward::redrive::redrive_message(deps, streams, &body).await {
+            let ok = match redrive::redrive_message(deps, streams, &body).await {
                 Ok(r) => {
                     print_report(m.message_id.as_deref().unwrap_or("message"), &r);
                     r.first_failed.is_none()

@@ -1,0 +1,161 @@
+//! Decoding the incident table's DynamoDB stream (as Lambda delivers it) into what to forward,
+//! and the partial-batch response that makes Lambda retry from the right record.
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use vigil_aws_dynamodb::items::{image_is, incident_from_image, KIND_INCIDENT};
+use vigil_domain::StoreError;
+use vigil_wire::payload::{classify, IncidentPayload};
+
+/// What to do with one stream record.
+#[derive(Debug)]
+pub enum RecordOutcome {
+    /// Send this incident version to every sink that does not have it yet.
+    Forward(Box<IncidentPayload>),
+    /// Nothing for a SIEM (another item kind, a removal by TTL, a non-material change).
+    Skip(&'static str),
+    /// The image does not decode: logged and counted; retrying cannot fix it.
+    Malformed(StoreError),
+}
+
+#[derive(Debug)]
+pub struct StreamItem {
+    pub sequence_number: Option<String>,
+    pub outcome: RecordOutcome,
+}
+
+fn is_incident(item: &serde_dynamo::Item) -> bool {
+    image_is(item, KIND_INCIDENT)
+}
+
+pub fn decode(record: &EventRecord) -> StreamItem {
+    let change = &record.change;
+    let outcome = if record.event_name == "REMOVE" {
+        RecordOutcome::Skip("item removed")
+    } else if !is_incident(&change.new_image) {
+        RecordOutcome::Skip("not an incident item")
+    } else {
+        match incident_from_image(&change.new_image) {
+            Err(e) => RecordOutcome::Malformed(e),
+            Ok(new) => {
+                let old = if is_incident(&change.old_image) {
+                    incident_from_image(&change.old_image).ok()
+                } else {
+                    None
+                };
+                match classify(old.as_ref(), &new) {
+                    Some(c) => RecordOutcome::Forward(Box::new(IncidentPayload::new(&new, c))),
+                    None => RecordOutcome::Skip("no change a SIEM needs"),
+                }
+            }
+        }
+    };
+    StreamItem {
+        sequence_number: change.sequence_number.clone(),
+        outcome,
+    }
+}
+
+/// The response for a batch whose records before `first_failed` were all delivered: Lambda
+/// checkpoints before the reported record and retries from it.
+pub fn batch_response(first_failed: Option<&str>) -> DynamoDbEventResponse {
+    let mut r = DynamoDbEventResponse::default();
+    if let Some(seq) = first_failed {
+        let mut f = DynamoDbBatchItemFailure::default();
+        f.item_identifier = Some(seq.to_owned());
+        r.batch_item_failures.push(f);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+    use vigil_domain::incident::Incident;
+    use vigil_wire::payload::ChangeKind;
+
+    fn image(inc: &Incident, kind: &str) -> Value {
+        let mut item: serde_dynamo::Item = serde_dynamo::to_item(inc).unwrap();
+        item.insert(
+            "entity_type".into(),
+            serde_dynamo::AttributeValue::S(kind.into()),
+        );
+        serde_json::to_value(&item).unwrap()
+    }
+
+    fn record(name: &str, new: Option<Value>, old: Option<Value>, seq: &str) -> EventRecord {
+        let mut d = json!({"Keys": {"pk": {"S": "I#x"}, "sk": {"S": "I"}}, "SequenceNumber": seq,
+            "SizeBytes": 100, "StreamViewType": "NEW_AND_OLD_IMAGES", "ApproximateCreationDateTime": 1795000000.0});
+        if let Some(n) = new {
+            d["NewImage"] = n;
+        }
+        if let Some(o) = old {
+            d["OldImage"] = o;
+        }
+        serde_json::from_value(
+            json!({"awsRegion": "us-east-1", "eventID": "e", "eventName": name,
+            "eventSource": "aws:dynamodb", "eventVersion": "1.1", "dynamodb": d}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_inserted_incident_is_forwarded_with_its_sequence_number() {
+        let inc = vigil_domain::testing::incident("f-1", "t", 1);
+        let it = decode(&record(
+            "INSERT",
+            Some(image(&inc, "incident")),
+            None,
+            "100",
+        ));
+        assert_eq!(it.sequence_number.as_deref(), Some("100"));
+        let RecordOutcome::Forward(p) = it.outcome else {
+            panic!("{it:?}")
+        };
+        assert_eq!(p.change.kind, ChangeKind::Opened);
+        assert_eq!(p.incident_id, inc.id);
+    }
+
+    #[test]
+    fn other_items_removals_and_non_material_changes_are_skipped() {
+        let inc = vigil_domain::testing::incident("f-1", "t", 1);
+        let it = decode(&record("INSERT", Some(image(&inc, "finding")), None, "1"));
+        assert!(matches!(
+            it.outcome,
+            RecordOutcome::Skip("not an incident item")
+        ));
+        let it = decode(&record("REMOVE", None, Some(image(&inc, "incident")), "2"));
+        assert!(matches!(it.outcome, RecordOutcome::Skip("item removed")));
+        let mut newer = inc.clone();
+        newer.version = 2;
+        newer.last_seen += chrono::Duration::minutes(1);
+        let it = decode(&record(
+            "MODIFY",
+            Some(image(&newer, "incident")),
+            Some(image(&inc, "incident")),
+            "3",
+        ));
+        assert!(matches!(
+            it.outcome,
+            RecordOutcome::Skip("no change a SIEM needs")
+        ));
+    }
+
+    #[test]
+    fn a_broken_image_is_malformed_not_a_panic() {
+        let bad = json!({"entity_type": {"S": "incident"}, "id": {"N": "7"}});
+        let it = decode(&record("INSERT", Some(bad), None, "9"));
+        assert!(matches!(it.outcome, RecordOutcome::Malformed(_)), "{it:?}");
+    }
+
+    #[test]
+    fn the_batch_response_reports_the_first_failed_record() {
+        assert!(batch_response(None).batch_item_failures.is_empty());
+        let r = batch_response(Some("42"));
+        assert_eq!(
+            r.batch_item_failures[0].item_identifier.as_deref(),
+            Some("42")
+        );
+    }
+}

@@ -1,0 +1,7 @@
+//! The clients, one per kind of destination. Each takes a batch of [`crate::message::Delivery`]s
+//! and returns one result per delivery; none knows the others or the dispatcher.
+
+pub mod file;
+pub mod hec;
+pub mod syslog;
+pub mod webhook;

@@ -1,0 +1,234 @@
+//! One finding as Vigil sees it: parsed and enriched ([`NormalizedFinding`]), and as stored
+//! ([`FindingRecord`], the deduplication record).
+//!
+//! A finding's identity is (`ProductArn`, `Id`), hashed into [`finding_key`]. Its states are
+//! ordered by [`StateRank`]: newer `UpdatedAt` first, then newer `ProcessedAt` (analysts'
+//! `BatchUpdateFindings` changes keep `UpdatedAt`), then workflow, record state and severity,
+//! so reordered deliveries converge on the same state.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::asff::{Finding, RecordState, SeverityLabel, WorkflowStatus};
+use crate::correlate::{correlation_key, Entity};
+use crate::enrich::{
+    account_context, finding_type, mitre_tactic, remediation, AccountContext, GuardDutyType,
+    RemediationAdvice,
+};
+use crate::runbook::Runbook;
+
+/// Hex SHA-256 prefix used for stable ids.
+pub fn short_hash(parts: &[&str], len: usize) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    let mut s = String::with_capacity(len);
+    for b in digest.iter() {
+        s.push_str(&format!("{b:02x}"));
+        if s.len() >= len {
+            break;
+        }
+    }
+    s.truncate(len);
+    s
+}
+
+/// A parsed finding with everything Vigil derives from it.
+#[derive(Debug, Clone)]
+pub struct NormalizedFinding {
+    /// Stable identity hash of (`ProductArn`, `Id`).
+    pub key: String,
+    pub finding: Finding,
+    pub severity: SeverityLabel,
+    pub account: AccountContext,
+    pub guardduty_type: Option<GuardDutyType>,
+    pub finding_type: String,
+    pub tactic: Option<&'static str>,
+    pub remediation: RemediationAdvice,
+    pub entity: Entity,
+    pub correlation_key: String,
+    /// The original finding JSON, forwarded intact.
+    pub raw: String,
+    /// `ProcessedAt`, parsed once (it orders states on the hot path).
+    pub processed_at: Option<DateTime<Utc>>,
+}
+
+impl NormalizedFinding {
+    pub fn new(finding: Finding, runbook: &Runbook) -> Self {
+        let key = finding_key(&finding.product_arn, &finding.id);
+        let severity = finding
+            .severity_label()
+            .unwrap_or(SeverityLabel::Informational);
+        let account = account_context(runbook, &finding);
+        let guardduty_type = GuardDutyType::from_finding(&finding);
+        let finding_type = finding_type(&finding, guardduty_type.as_ref());
+        let tactic = mitre_tactic(&finding, guardduty_type.as_ref());
+        let remediation = remediation(&finding, guardduty_type.as_ref());
+        let (correlation_key, entity) = correlation_key(&finding);
+        let raw = serde_json::to_string(&finding).unwrap_or_default();
+        let processed_at = finding
+            .other
+            .get("ProcessedAt")
+            .and_then(|v| v.as_str())
+            .and_then(crate::asff::Timestamp::parse)
+            .map(|t| t.at());
+        Self {
+            key,
+            finding,
+            severity,
+            account,
+            guardduty_type,
+            finding_type,
+            tactic,
+            remediation,
+            entity,
+            correlation_key,
+            raw,
+            processed_at,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        is_active(self.finding.record_state(), self.finding.workflow_status())
+    }
+
+    /// Ordering of finding states: newer `UpdatedAt` wins. `BatchUpdateFindings` (analysts'
+    /// workflow, severity and record-state changes) does not move `UpdatedAt`, so at equal
+    /// `UpdatedAt` the newer `ProcessedAt` wins, then the state further along the workflow, then
+    /// the higher severity: reordered deliveries converge on the same state.
+    pub fn state_rank(&self) -> StateRank {
+        (
+            self.finding.updated_at.at(),
+            self.processed_at,
+            self.finding.workflow_status(),
+            self.finding.record_state(),
+            self.severity,
+        )
+    }
+
+    /// Since when this state's severity has held: the finding's `CreatedAt` for a new finding,
+    /// the previous state's start when the severity is unchanged, else this state's `UpdatedAt`.
+    pub fn severity_since(&self, prev: Option<&FindingRecord>) -> DateTime<Utc> {
+        match prev {
+            None => self.finding.created_at.at(),
+            Some(p) if p.severity == self.severity => p.severity_since,
+            Some(_) => self.finding.updated_at.at(),
+        }
+    }
+}
+
+/// See [`NormalizedFinding::state_rank`].
+pub type StateRank = (
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    WorkflowStatus,
+    RecordState,
+    SeverityLabel,
+);
+
+/// Longest title Vigil stores (ASFF allows 256 characters; this guards item sizes).
+pub const MAX_TITLE_CHARS: usize = 512;
+
+pub fn clip_title(s: &str) -> String {
+    s.chars().take(MAX_TITLE_CHARS).collect()
+}
+
+pub fn is_active(record: RecordState, workflow: WorkflowStatus) -> bool {
+    record == RecordState::Active
+        && !matches!(
+            workflow,
+            WorkflowStatus::Resolved | WorkflowStatus::Suppressed
+        )
+}
+
+/// Identity of a finding: Security Hub identifies findings by (`ProductArn`, `Id`).
+pub fn finding_key(product_arn: &str, id: &str) -> String {
+    short_hash(&[product_arn, id], 32)
+}
+
+/// The stored state of one finding: the deduplication record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub key: String,
+    pub finding_id: String,
+    pub product_arn: String,
+    pub account_id: String,
+    pub updated_at: DateTime<Utc>,
+    pub workflow_status: WorkflowStatus,
+    pub record_state: RecordState,
+    pub severity: SeverityLabel,
+    /// Since when the finding has had this severity (its deadline clock).
+    pub severity_since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<DateTime<Utc>>,
+    pub finding_type: String,
+    pub title: String,
+    pub product: String,
+    pub correlation_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub event_time: DateTime<Utc>,
+    pub last_event_time: DateTime<Utc>,
+    /// The original finding JSON.
+    pub raw: String,
+    pub version: u64,
+    /// When Vigil stored this state (wall clock).
+    pub ingested_at: DateTime<Utc>,
+    /// When the record may be deleted (TTL).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl FindingRecord {
+    /// The record of state `f`, the successor of `prev`, in `incident_id` (if any), stored at
+    /// `now` and kept for `ttl`.
+    pub fn of(
+        f: &NormalizedFinding,
+        prev: Option<&FindingRecord>,
+        incident_id: Option<String>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> Self {
+        FindingRecord {
+            key: f.key.clone(),
+            finding_id: f.finding.id.clone(),
+            product_arn: f.finding.product_arn.clone(),
+            account_id: f.account.account_id.clone(),
+            updated_at: f.finding.updated_at.at(),
+            workflow_status: f.finding.workflow_status(),
+            record_state: f.finding.record_state(),
+            severity: f.severity,
+            severity_since: f.severity_since(prev),
+            processed_at: f.processed_at,
+            finding_type: f.finding_type.clone(),
+            title: clip_title(&f.finding.title),
+            product: f.finding.product().to_owned(),
+            correlation_key: f.correlation_key.clone(),
+            incident_id,
+            created_at: f.finding.created_at.at(),
+            event_time: f.finding.event_time(),
+            last_event_time: f.finding.last_event_time(),
+            raw: f.raw.clone(),
+            version: prev.map_or(1, |p| p.version + 1),
+            ingested_at: now,
+            expires_at: now + ttl,
+        }
+    }
+
+    pub fn state_rank(&self) -> StateRank {
+        (
+            self.updated_at,
+            self.processed_at,
+            self.workflow_status,
+            self.record_state,
+            self.severity,
+        )
+    }
+    pub fn is_active(&self) -> bool {
+        is_active(self.record_state, self.workflow_status)
+    }
+}

@@ -1,0 +1,212 @@
+//! In-memory fakes of the ports, with the adapters' conditional semantics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use futures::future::BoxFuture;
+
+use crate::correlate::CorrelationHead;
+use crate::error::StoreError;
+use crate::finding::FindingRecord;
+use crate::incident::{Incident, IncidentStatus};
+use crate::ports::delivery::{Delivered, DeliveryLedger};
+use crate::ports::{ChangeSet, Expect, IncidentReader, IncidentStore};
+
+#[derive(Debug, Default)]
+struct Tables {
+    findings: HashMap<String, FindingRecord>,
+    heads: HashMap<String, CorrelationHead>,
+    incidents: BTreeMap<String, Incident>,
+}
+
+/// In-memory store with the same conditional semantics as the DynamoDB adapter.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    commits: AtomicU64,
+    conflicts: AtomicU64,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Successful commits (one write request each).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
+    }
+    pub fn incidents(&self) -> Vec<Incident> {
+        self.lock().incidents.values().cloned().collect()
+    }
+    pub fn finding_records(&self) -> Vec<FindingRecord> {
+        let mut v: Vec<_> = self.lock().findings.values().cloned().collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A poisoned lock only means another test thread panicked; the data is still usable.
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn check(expect: Expect, stored: Option<u64>, what: &str) -> Result<(), StoreError> {
+    match (expect, stored) {
+        (Expect::Absent, None) => Ok(()),
+        (Expect::Version(v), Some(s)) if v == s => Ok(()),
+        _ => Err(StoreError::Conflict {
+            what: what.to_owned(),
+        }),
+    }
+}
+
+impl IncidentStore for MemoryStore {
+    async fn get_findings(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, FindingRecord>, StoreError> {
+        let t = self.lock();
+        Ok(keys
+            .iter()
+            .filter_map(|k| t.findings.get(k).map(|r| (k.clone(), r.clone())))
+            .collect())
+    }
+
+    async fn get_heads(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, CorrelationHead>, StoreError> {
+        let t = self.lock();
+        Ok(keys
+            .iter()
+            .filter_map(|k| t.heads.get(k).map(|r| (k.clone(), r.clone())))
+            .collect())
+    }
+
+    async fn get_incidents(&self, ids: &[String]) -> Result<HashMap<String, Incident>, StoreError> {
+        let t = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|k| t.incidents.get(k).map(|r| (k.clone(), r.clone())))
+            .collect())
+    }
+
+    async fn commit(&self, c: &ChangeSet) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        let result = (|| {
+            for p in &c.findings {
+                let stored = t.findings.get(&p.item.key).map(|r| r.version);
+                check(p.expect, stored, &format!("finding {}", p.item.finding_id))?;
+            }
+            for p in &c.incidents {
+                let stored = t.incidents.get(&p.item.id).map(|r| r.version);
+                check(p.expect, stored, &format!("incident {}", p.item.id))?;
+            }
+            for p in &c.heads {
+                let stored = t.heads.get(&p.item.key).map(|r| r.version);
+                check(
+                    p.expect,
+                    stored,
+                    &format!("correlation head {}", p.item.key),
+                )?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            self.conflicts.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+        for p in &c.findings {
+            t.findings.insert(p.item.key.clone(), p.item.clone());
+        }
+        for p in &c.incidents {
+            t.incidents.insert(p.item.id.clone(), p.item.clone());
+        }
+        for p in &c.heads {
+            t.heads.insert(p.item.key.clone(), p.item.clone());
+        }
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn backoff(&self, _attempt: u32) {
+        std::thread::yield_now();
+    }
+}
+
+impl IncidentReader for MemoryStore {
+    async fn list_incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
+        Ok(self
+            .incidents()
+            .into_iter()
+            .filter(|i| !open_only || i.status == IncidentStatus::Open)
+            .collect())
+    }
+
+    async fn findings_of(&self, incident_id: &str) -> Result<Vec<FindingRecord>, StoreError> {
+        Ok(self
+            .finding_records()
+            .into_iter()
+            .filter(|r| r.incident_id.as_deref() == Some(incident_id))
+            .collect())
+    }
+}
+
+/// In-memory ledger with the same never-lower semantics (unit tests, local runs).
+#[derive(Debug, Default)]
+pub struct MemoryLedger {
+    state: Mutex<Delivered>,
+}
+
+impl MemoryLedger {
+    pub fn get(&self, incident_id: &str, sink: &str) -> Option<u64> {
+        self.state
+            .lock()
+            .ok()
+            .and_then(|s| s.get(incident_id).and_then(|m| m.get(sink)).copied())
+    }
+}
+
+impl DeliveryLedger for MemoryLedger {
+    fn delivered<'a>(
+        &'a self,
+        incident_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Delivered, StoreError>> {
+        Box::pin(async move {
+            let s = self.state.lock().map_err(|_| poisoned())?;
+            Ok(incident_ids
+                .iter()
+                .filter_map(|id| s.get(id).map(|m| (id.clone(), m.clone())))
+                .collect())
+        })
+    }
+
+    fn record<'a>(
+        &'a self,
+        incident_id: &'a str,
+        sink: &'a str,
+        version: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            let v = s
+                .entry(incident_id.to_owned())
+                .or_default()
+                .entry(sink.to_owned())
+                .or_insert(0);
+            *v = (*v).max(version);
+            Ok(())
+        })
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::Corrupt {
+        key: "memory ledger".into(),
+        message: "lock poisoned by a panicking thread".into(),
+    }
+}

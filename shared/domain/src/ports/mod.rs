@@ -1,0 +1,98 @@
+//! Ports: the small traits the domain needs from the outside world, each with an in-memory
+//! fake that keeps the adapter's semantics.
+//!
+//! # Layout
+//! - this module: the incident store ([`IncidentStore`], [`IncidentReader`]): reads by key and
+//!   one atomic, conditional commit.
+//! - [`delivery`]: per-destination delivery state and the incident's findings, for the
+//!   forwarder.
+//! - [`secrets`]: where destination credentials come from.
+//! - [`memory`]: the in-memory fakes ([`MemoryStore`], [`MemoryLedger`]). They implement exactly
+//!   the conditions the DynamoDB adapter sends (`attribute_not_exists` / `version = :v`), so the
+//!   engine's concurrency logic is unit-testable without a database.
+
+pub mod delivery;
+pub mod memory;
+pub mod secrets;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use crate::correlate::CorrelationHead;
+use crate::error::StoreError;
+use crate::finding::FindingRecord;
+use crate::incident::Incident;
+
+pub use delivery::{Delivered, DeliveryLedger, FindingSource};
+pub use memory::{MemoryLedger, MemoryStore};
+pub use secrets::{SecretBackend, SecretError};
+
+/// What a conditional write expects to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The item must not exist yet.
+    Absent,
+    /// The stored item must still have this version.
+    Version(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Put<T> {
+    pub item: T,
+    pub expect: Expect,
+}
+
+/// Everything one commit writes, atomically: all or nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChangeSet {
+    pub findings: Vec<Put<FindingRecord>>,
+    pub incidents: Vec<Put<Incident>>,
+    pub heads: Vec<Put<CorrelationHead>>,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty() && self.incidents.is_empty() && self.heads.is_empty()
+    }
+    pub fn len(&self) -> usize {
+        self.findings.len() + self.incidents.len() + self.heads.len()
+    }
+}
+
+/// Storage for findings, correlation heads and incidents.
+pub trait IncidentStore: Send + Sync {
+    fn get_findings(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, FindingRecord>, StoreError>> + Send;
+
+    fn get_heads(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, CorrelationHead>, StoreError>> + Send;
+
+    fn get_incidents(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<HashMap<String, Incident>, StoreError>> + Send;
+
+    /// Writes all of `changes` atomically if every expectation holds, else nothing and
+    /// [`StoreError::Conflict`].
+    fn commit(&self, changes: &ChangeSet) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Waits before retry `attempt` after a conflict (jittered backoff in real stores).
+    fn backoff(&self, attempt: u32) -> impl Future<Output = ()> + Send;
+}
+
+/// Read side used by the CLI and tests.
+pub trait IncidentReader: Send + Sync {
+    fn list_incidents(
+        &self,
+        open_only: bool,
+    ) -> impl Future<Output = Result<Vec<Incident>, StoreError>> + Send;
+
+    fn findings_of(
+        &self,
+        incident_id: &str,
+    ) -> impl Future<Output = Result<Vec<FindingRecord>, StoreError>> + Send;
+}

@@ -1,0 +1,489 @@
+//! The forwarder's sink configuration (`VIGIL_SINKS`, YAML or JSON).
+//!
+//! ```yaml
+//! sinks:
+//!   - type: hec
+//!     name: splunk
+//!     url: https://splunk.example.com:8088
+//!     token: { secret_arn: "arn:aws:secretsmanager:...:secret:vigil/hec", key: token }
+//!     index: security
+//!   - type: syslog
+//!     name: arcsight
+//!     host: syslog.example.com
+//!     port: 6514
+//!     format: cef
+//!   - type: webhook
+//!     name: soar
+//!     url: https://soar.example.com/hooks/vigil
+//!     secret: { secret_arn: "arn:aws:secretsmanager:...:secret:vigil/webhook" }
+//! retry: { attempts: 4, base_delay_ms: 200, max_delay_ms: 5000 }
+//! ```
+//!
+//! Secrets are references ([`SecretRef`]), never values in the configuration, except the
+//! explicit `value:` form meant for local runs.
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::retry::RetryConfig;
+use crate::syslog_message::DEFAULT_PEN;
+
+#[derive(Debug, Error)]
+pub enum SinkConfigError {
+    #[error("sink configuration is not valid YAML/JSON: {0}")]
+    Parse(String),
+    #[error("sink {sink}: {message}")]
+    Invalid { sink: String, message: String },
+    #[error("two sinks are named {0:?}; names key the delivery state and must be unique")]
+    DuplicateName(String),
+}
+
+/// Where a secret comes from. Its value is fetched at run time and never logged; `Debug`
+/// shows [`SecretRef::describe`], never an inline value.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// AWS Secrets Manager secret ARN (or name).
+    #[serde(default)]
+    pub secret_arn: Option<String>,
+    /// Environment variable holding the value (local runs).
+    #[serde(default)]
+    pub env: Option<String>,
+    /// File holding the value (local runs, mounted secrets).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// The value itself: for local demos and tests only.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// When the secret is a JSON object, the field holding the value.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SecretRef({})", self.describe())
+    }
+}
+
+impl SecretRef {
+    /// A short description for logs and errors (never the value).
+    pub fn describe(&self) -> String {
+        let base = match (&self.secret_arn, &self.env, &self.file, &self.value) {
+            (Some(a), _, _, _) => format!("secret {a}"),
+            (_, Some(e), _, _) => format!("env {e}"),
+            (_, _, Some(f), _) => format!("file {f}"),
+            _ => "inline value".to_owned(),
+        };
+        match &self.key {
+            Some(k) => format!("{base} key {k}"),
+            None => base,
+        }
+    }
+
+    fn check(&self, sink: &str, field: &str) -> Result<(), SinkConfigError> {
+        let n = [
+            self.secret_arn.is_some(),
+            self.env.is_some(),
+            self.file.is_some(),
+            self.value.is_some(),
+        ]
+        .iter()
+        .filter(|b| **b)
+        .count();
+        if n != 1 {
+            return Err(invalid(
+                sink,
+                format!("{field} needs exactly one of secret_arn, env, file, value"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// TLS settings of an HTTPS or syslog sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Extra CA certificates (PEM) trusted for the server, besides the system roots.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// A file with extra CA certificates (PEM).
+    #[serde(default)]
+    pub ca_file: Option<String>,
+    /// Trust only the configured CA, not the system roots.
+    #[serde(default)]
+    pub ca_only: bool,
+    /// Client certificate chain and private key (PEM, both in one secret) for mutual TLS.
+    #[serde(default)]
+    pub client_identity: Option<SecretRef>,
+    /// Name checked against the server certificate when it differs from the host.
+    #[serde(default)]
+    pub server_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HecAck {
+    /// How often to poll `/services/collector/ack`.
+    #[serde(default = "default_ack_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// How long to wait for the indexers before the request counts as failed (and is re-sent).
+    #[serde(default = "default_ack_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_ack_poll_ms() -> u64 {
+    1000
+}
+fn default_ack_timeout_secs() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HecSink {
+    pub name: String,
+    /// Base URL, e.g. `https://splunk.example.com:8088` (the path `/services/collector/event` is
+    /// added unless the URL already has a path).
+    pub url: String,
+    pub token: SecretRef,
+    #[serde(default)]
+    pub index: Option<String>,
+    #[serde(default = "default_source")]
+    pub source: String,
+    #[serde(default = "default_source")]
+    pub host: String,
+    /// Also send the incident's most recent findings, raw ASFF, under `aws:securityhub:finding`.
+    #[serde(default)]
+    pub raw_findings: bool,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Indexer acknowledgement (Splunk Enterprise tokens with `useACK`); off by default.
+    #[serde(default)]
+    pub ack: Option<HecAck>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Allow `http://` (a local collector); refused otherwise.
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_source() -> String {
+    "vigil".into()
+}
+fn default_max_body() -> usize {
+    crate::hec_event::DEFAULT_MAX_BODY_BYTES
+}
+fn default_timeout_secs() -> u64 {
+    10
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SyslogPayload {
+    #[default]
+    Cef,
+    Leef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogSink {
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_syslog_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub format: SyslogPayload,
+    /// RFC 5424 facility number (16 = local0).
+    #[serde(default = "default_facility")]
+    pub facility: u8,
+    #[serde(default = "default_source")]
+    pub hostname: String,
+    #[serde(default = "default_source")]
+    pub app_name: String,
+    /// Private enterprise number in the structured-data id.
+    #[serde(default = "default_pen")]
+    pub pen: u32,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_syslog_port() -> u16 {
+    6514
+}
+fn default_facility() -> u8 {
+    16
+}
+fn default_pen() -> u32 {
+    DEFAULT_PEN
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSink {
+    pub name: String,
+    pub url: String,
+    /// Standard Webhooks signing secret (`whsec_<base64>`).
+    pub secret: SecretRef,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+/// JSON lines to a file (or `-` for stdout): local runs and debugging.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSink {
+    pub name: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum SinkConfig {
+    Hec(HecSink),
+    Syslog(SyslogSink),
+    Webhook(WebhookSink),
+    File(FileSink),
+}
+
+impl SinkConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            SinkConfig::Hec(s) => &s.name,
+            SinkConfig::Syslog(s) => &s.name,
+            SinkConfig::Webhook(s) => &s.name,
+            SinkConfig::File(s) => &s.name,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::Hec(_) => "hec",
+            SinkConfig::Syslog(_) => "syslog",
+            SinkConfig::Webhook(_) => "webhook",
+            SinkConfig::File(_) => "file",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinksConfig {
+    pub sinks: Vec<SinkConfig>,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// How many of an incident's most recent findings a payload lists (and HEC `raw_findings`
+    /// sends).
+    #[serde(default = "default_top_findings")]
+    pub top_findings: usize,
+}
+
+fn default_top_findings() -> usize {
+    10
+}
+
+fn invalid(sink: &str, message: impl Into<String>) -> SinkConfigError {
+    SinkConfigError::Invalid {
+        sink: sink.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn check_url(sink: &str, url: &str, allow_http: bool) -> Result<(), SinkConfigError> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if url.starts_with("http://") {
+        return if allow_http {
+            Ok(())
+        } else {
+            Err(invalid(
+                sink,
+                "http:// sends credentials in clear text; use https:// or set allow_http: true",
+            ))
+        };
+    }
+    Err(invalid(sink, format!("url {url:?} is not http(s)")))
+}
+
+fn check_tls(sink: &str, t: &TlsConfig) -> Result<(), SinkConfigError> {
+    if t.ca_only && t.ca_pem.is_none() && t.ca_file.is_none() {
+        return Err(invalid(sink, "tls.ca_only needs ca_pem or ca_file"));
+    }
+    if let Some(id) = &t.client_identity {
+        id.check(sink, "tls.client_identity")?;
+    }
+    Ok(())
+}
+
+impl SinksConfig {
+    pub fn parse(text: &str) -> Result<Self, SinkConfigError> {
+        let c: SinksConfig =
+            serde_yaml_ng::from_str(text).map_err(|e| SinkConfigError::Parse(e.to_string()))?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> Result<(), SinkConfigError> {
+        let mut names = std::collections::BTreeSet::new();
+        for s in &self.sinks {
+            let name = s.name();
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(
+                    name,
+                    "name must be 1-64 characters of [A-Za-z0-9_-]",
+                ));
+            }
+            if !names.insert(name) {
+                return Err(SinkConfigError::DuplicateName(name.to_owned()));
+            }
+            match s {
+                SinkConfig::Hec(h) => {
+                    check_url(name, &h.url, h.allow_http)?;
+                    h.token.check(name, "token")?;
+                    check_tls(name, &h.tls)?;
+                    if h.max_body_bytes < 16 * 1024 {
+                        return Err(invalid(name, "max_body_bytes below 16 KiB"));
+                    }
+                    if let Some(a) = &h.ack {
+                        if a.poll_interval_ms == 0 || a.timeout_secs == 0 {
+                            return Err(invalid(name, "ack intervals must be positive"));
+                        }
+                    }
+                }
+                SinkConfig::Syslog(y) => {
+                    if y.host.is_empty() {
+                        return Err(invalid(name, "host is empty"));
+                    }
+                    if y.facility > 23 {
+                        return Err(invalid(name, "facility must be 0-23"));
+                    }
+                    check_tls(name, &y.tls)?;
+                }
+                SinkConfig::Webhook(w) => {
+                    check_url(name, &w.url, w.allow_http)?;
+                    w.secret.check(name, "secret")?;
+                    check_tls(name, &w.tls)?;
+                }
+                SinkConfig::File(f) => {
+                    if f.path.is_empty() {
+                        return Err(invalid(name, "path is empty"));
+                    }
+                }
+            }
+        }
+        if self.retry.attempts == 0 || self.retry.attempts > 10 {
+            return Err(invalid("retry", "attempts must be 1-10"));
+        }
+        if self.top_findings > 100 {
+            return Err(invalid("top_findings", "at most 100"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_configuration_parses_with_defaults() {
+        let c = SinksConfig::parse(
+            r#"
+sinks:
+  - type: hec
+    name: splunk
+    url: https://splunk.example.com:8088
+    token: { secret_arn: "arn:aws:secretsmanager:us-east-1:1:secret:hec", key: token }
+    index: security
+    ack: {}
+  - type: syslog
+    name: arcsight
+    host: syslog.example.com
+    format: leef
+    tls: { ca_file: /opt/ca.pem, client_identity: { env: SYSLOG_IDENTITY } }
+  - type: webhook
+    name: soar
+    url: https://soar.example.com/hook
+    secret: { env: WEBHOOK_SECRET }
+  - type: file
+    name: local
+    path: "-"
+retry: { attempts: 2 }
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.sinks.len(), 4);
+        let SinkConfig::Hec(h) = &c.sinks[0] else {
+            panic!()
+        };
+        assert_eq!(h.max_body_bytes, 1024 * 1024);
+        assert_eq!(h.ack.as_ref().unwrap().timeout_secs, 30);
+        let SinkConfig::Syslog(s) = &c.sinks[1] else {
+            panic!()
+        };
+        assert_eq!((s.port, s.format), (6514, SyslogPayload::Leef));
+        assert_eq!(c.retry.attempts, 2);
+        assert_eq!(c.retry.max_delay_ms, 5000);
+        assert_eq!(c.top_findings, 10);
+    }
+
+    #[test]
+    fn unsafe_or_ambiguous_configurations_are_refused() {
+        let cases = [
+            (
+                "sinks: [{type: hec, name: a, url: 'http://x', token: {env: T}}]",
+                "clear text",
+            ),
+            (
+                "sinks: [{type: hec, name: a, url: 'https://x', token: {env: T, value: v}}]",
+                "exactly one",
+            ),
+            (
+                "sinks: [{type: file, name: a, path: x}, {type: file, name: a, path: y}]",
+                "two sinks",
+            ),
+            ("sinks: [{type: file, name: 'a b', path: x}]", "name must"),
+            (
+                "sinks: [{type: webhook, name: a, url: 'https://x', secret: {env: S}, tokn: 1}]",
+                "unknown field",
+            ),
+            ("sinks: [{type: kafka, name: a}]", "unknown variant"),
+            (
+                "sinks: [{type: syslog, name: a, host: h, tls: {ca_only: true}}]",
+                "ca_only",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = SinksConfig::parse(text).unwrap_err().to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn secret_descriptions_never_contain_values() {
+        let r = SecretRef {
+            secret_arn: None,
+            env: None,
+            file: None,
+            value: Some("s3cr3t".into()),
+            key: None,
+        };
+        assert!(!r.describe().contains("s3cr3t"));
+    }
+}

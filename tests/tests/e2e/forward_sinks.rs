@@ -1,0 +1,676 @@
+//! The forwarder against local receivers: a protocol-enforcing Splunk HEC with fault
+//! injection, a Standard Webhooks verifier, and a real rsyslog over TLS. Stream records are
+//! synthetic here; `forward_stream.rs` reads the real stream of DynamoDB Local.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use forward::Deps;
+
+use vigil_delivery::{Dispatcher, Secrets};
+use vigil_domain::ports::MemoryLedger;
+use vigil_e2e::receivers::hec::Hec;
+use vigil_e2e::receivers::rsyslog::{self, Rsyslog};
+use vigil_e2e::receivers::webhook::WebhookReceiver;
+use vigil_e2e::receivers::{pki, Fault};
+use vigil_e2e::{incident_record, synthetic_incident};
+use vigil_wire::sinks::SinksConfig;
+
+const TOKEN: &str = "11111111-2222-3333-4444-555555555555";
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+const FAST_RETRY: &str = "retry: {attempts: 3, base_delay_ms: 1, max_delay_ms: 5, park_secs: 600}";
+
+fn deps(sinks_yaml: &str, ledger: Arc<MemoryLedger>) -> Deps {
+    let cfg = SinksConfig::parse(&format!("{sinks_yaml}\n{FAST_RETRY}\n")).unwrap();
+    Deps {
+        dispatcher: Dispatcher::new(&cfg, &Secrets::local(), ledger, None).unwrap(),
+        emit_metrics: false,
+    }
+}
+
+fn hec_yaml(url: &str, extra: &str) -> String {
+    format!(
+        "sinks:\n  - {{type: hec, name: splunk, url: '{url}', allow_http: true, timeout_secs: 1, token: {{value: '{TOKEN}'}}{extra}}}"
+    )
+}
+
+fn records(n: u32) -> Vec<aws_lambda_events::event::dynamodb::EventRecord> {
+    records_from(0, n)
+}
+
+/// `n` new incidents numbered from `first` (numbers name the incidents).
+fn records_from(first: u32, n: u32) -> Vec<aws_lambda_events::event::dynamodb::EventRecord> {
+    (first..first + n)
+        .map(|i| {
+            incident_record(
+                &synthetic_incident(&format!("incident {i}"), i, 1),
+                None,
+                100 + u64::from(i),
+            )
+        })
+        .collect()
+}
+
+fn event(
+    recs: &[aws_lambda_events::event::dynamodb::EventRecord],
+) -> aws_lambda_events::event::dynamodb::Event {
+    let mut e = aws_lambda_events::event::dynamodb::Event::default();
+    e.records = recs.to_vec();
+    e
+}
+
+fn keys_of(recs: &[aws_lambda_events::event::dynamodb::EventRecord]) -> Vec<String> {
+    recs.iter()
+        .map(|r| match forward::stream::decode(r).outcome {
+            forward::stream::RecordOutcome::Forward(p) => p.idempotency_key,
+            o => panic!("{o:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn hec_receives_stacked_envelopes_with_cim_fields_and_the_idempotency_key() {
+    let hec = Hec::start(TOKEN).await;
+    let d = deps(&hec_yaml(&hec.url(), ", index: security"), Arc::default());
+    hec.with(|s| s.allowed_indexes = Some(vec!["security".into()]));
+    let recs = records(5);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(hec.incident_keys(), keys_of(&recs));
+    let (requests, first) = hec.with(|s| (s.requests, s.events[0].clone()));
+    assert_eq!(requests, 1, "five incidents are stacked into one request");
+    assert_eq!(first["index"], "security");
+    assert_eq!(first["event"]["severity"], "high");
+    assert_eq!(first["event"]["type"], "alert");
+    assert_eq!(first["fields"]["incident_version"], "1");
+    // A replayed batch sends nothing: the ledger has every version.
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["splunk"].already_delivered, 5);
+    assert_eq!(hec.with(|s| s.requests), 1);
+}
+
+#[tokio::test]
+async fn hec_bodies_respect_the_size_limit() {
+    let hec = Hec::start(TOKEN).await;
+    hec.with(|s| s.max_body_bytes = 16 * 1024);
+    let d = deps(
+        &hec_yaml(&hec.url(), ", max_body_bytes: 16384"),
+        Arc::default(),
+    );
+    let recs = records(40);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(hec.incident_keys(), keys_of(&recs));
+    assert!(hec.with(|s| s.requests) > 1);
+}
+
+#[tokio::test]
+async fn hec_5xx_busy_and_timeouts_are_retried_and_delivered_once() {
+    let hec = Hec::start(TOKEN).await;
+    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    hec.fault(Fault::Status(500));
+    hec.fault(Fault::Busy);
+    let recs = records(3);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(
+        r.per_sink["splunk"].retries, 6,
+        "two retried requests of three incidents"
+    );
+    assert_eq!(hec.incident_keys(), keys_of(&recs));
+
+    // A stalled server: the client times out (1 s) and retries.
+    let hec = Hec::start(TOKEN).await;
+    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    hec.fault(Fault::Stall(Duration::from_secs(3)));
+    let recs = records(2);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(r.per_sink["splunk"].retries, 2);
+    // The stalled request was answered after the client gave up; its events may be indexed
+    // too (a duplicate with the same key, which the receiver can drop).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut keys = hec.incident_keys();
+    keys.dedup();
+    let mut want = keys_of(&recs);
+    want.sort();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys, want);
+}
+
+#[tokio::test]
+async fn hec_retry_after_is_honoured_or_the_record_fails_for_lambda_to_retry() {
+    let hec = Hec::start(TOKEN).await;
+    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    hec.fault(Fault::TooMany {
+        retry_after_secs: 1,
+    });
+    let recs = records(1);
+    let t = std::time::Instant::now();
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    assert!(t.elapsed() >= Duration::from_secs(1), "waited as asked");
+    assert_eq!(hec.incident_keys().len(), 1);
+
+    // Longer than the configured maximum (30 s): no waiting, the record fails now.
+    hec.fault(Fault::TooMany {
+        retry_after_secs: 3600,
+    });
+    let recs = records_from(10, 2);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[0].change.sequence_number.as_deref()
+    );
+    assert_eq!(r.per_sink["splunk"].failed_retryable, 2);
+}
+
+#[tokio::test]
+async fn a_bad_event_in_a_batch_is_isolated_and_the_others_are_indexed() {
+    let hec = Hec::start(TOKEN).await;
+    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    let mut recs = records(5);
+    recs[2] = incident_record(&synthetic_incident("POISON pill", 2, 1), None, 102);
+    let r = forward::process(&d, &event(&recs), None).await;
+    let s = &r.per_sink["splunk"];
+    assert_eq!((s.delivered, s.failed_data), (4, 1), "{r:?}");
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[2].change.sequence_number.as_deref()
+    );
+    let keys = keys_of(&recs);
+    assert_eq!(
+        hec.incident_keys(),
+        vec![
+            keys[0].clone(),
+            keys[1].clone(),
+            keys[3].clone(),
+            keys[4].clone()
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_rotated_token_is_re_read_and_a_revoked_one_parks_the_sink_without_hammering() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let hec = Hec::start(TOKEN).await;
+    let yaml = format!(
+        "sinks:\n  - {{type: hec, name: splunk, url: '{}', allow_http: true, token: {{file: '{}'}}}}",
+        hec.url(),
+        token_file.display()
+    );
+    // Capture every log line the forwarder writes, at TRACE.
+    let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let writer = {
+        let logs = logs.clone();
+        move || LogWriter(logs.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(writer)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let d = deps(&yaml, Arc::default());
+    let r = forward::process(&d, &event(&records(1)), None).await;
+    assert_eq!(r.first_failed, None);
+
+    // Rotation: the receiver and the secret change; the cached token fails once, is re-read.
+    let rotated = "99999999-8888-7777-6666-555555555555";
+    hec.with(|s| s.token = rotated.into());
+    std::fs::write(&token_file, rotated).unwrap();
+    let recs = vec![incident_record(
+        &synthetic_incident("after rotation", 7, 1),
+        None,
+        7,
+    )];
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(hec.incident_keys().len(), 2);
+
+    // Revocation: a config error, one refresh, then the sink is parked: the next batch fails
+    // without a request.
+    hec.with(|s| s.revoked = true);
+    let recs = vec![incident_record(
+        &synthetic_incident("after revocation", 8, 1),
+        None,
+        8,
+    )];
+    let before = hec.with(|s| s.requests);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["splunk"].failed_config, 1);
+    assert_eq!(
+        hec.with(|s| s.requests) - before,
+        2,
+        "the original try and one after refresh"
+    );
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["splunk"].failed_config, 1);
+    assert_eq!(
+        hec.with(|s| s.requests) - before,
+        2,
+        "parked: not called again"
+    );
+    assert!(r.first_failed.is_some());
+
+    drop(_guard);
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("configuration"),
+        "the config error is logged as such"
+    );
+    assert!(!text.contains(TOKEN), "a token appeared in the logs");
+    assert!(!text.contains(rotated), "a token appeared in the logs");
+    assert!(
+        !text.contains("11111111-2222"),
+        "part of a token appeared in the logs"
+    );
+}
+
+#[derive(Clone)]
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn hec_indexer_acknowledgement_is_polled_until_confirmed() {
+    let hec = Hec::start(TOKEN).await;
+    hec.with(|s| s.use_ack = true);
+    let d = deps(
+        &hec_yaml(&hec.url(), ", ack: {poll_interval_ms: 10, timeout_secs: 5}"),
+        Arc::default(),
+    );
+    let r = forward::process(&d, &event(&records(3)), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(
+        hec.with(|s| (s.next_ack, s.pending_acks.len())),
+        (1, 0),
+        "ack consumed"
+    );
+    // Without `ack` configured, a token that requires it is a configuration error.
+    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    let r = forward::process(&d, &event(&records(1)), None).await;
+    assert_eq!(r.per_sink["splunk"].failed_config, 1);
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_verified_and_one_failing_sink_does_not_block_the_other() {
+    let hook = WebhookReceiver::start(WHSEC).await;
+    let hec = Hec::start(TOKEN).await;
+    let yaml = format!(
+        "{}\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}",
+        hec_yaml(&hec.url(), ""),
+        hook.url()
+    );
+    let ledger = Arc::new(MemoryLedger::default());
+    let d = deps(&yaml, ledger.clone());
+    // HEC is down for longer than one invocation's attempts.
+    for _ in 0..3 {
+        hec.fault(Fault::Status(503));
+    }
+    let recs = records(4);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["soar"].delivered, 4);
+    assert_eq!(r.per_sink["splunk"].failed, 4);
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[0].change.sequence_number.as_deref()
+    );
+    // Lambda retries the batch: only HEC is sent to.
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    assert_eq!(r.per_sink["soar"].already_delivered, 4);
+    assert_eq!(r.per_sink["splunk"].delivered, 4);
+    assert_eq!(hook.keys(), keys_of(&recs), "each exactly once");
+    assert_eq!(hec.incident_keys(), keys_of(&recs));
+    assert_eq!(hook.with(|s| s.rejected), 0);
+    let body = hook.with(|s| s.accepted[0].1.clone());
+    assert_eq!(body["idempotency_key"], keys_of(&recs)[0]);
+    assert_eq!(body["version"], 1);
+
+    // 409 means the receiver already has it: success.
+    hook.fault(Fault::Status(409));
+    let recs = vec![incident_record(&synthetic_incident("dup", 50, 1), None, 50)];
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["soar"].delivered, 1);
+}
+
+#[tokio::test]
+async fn the_webhook_receiver_rejects_wrong_secrets_and_stale_timestamps() {
+    let hook = WebhookReceiver::start(WHSEC).await;
+    // A forwarder with the wrong secret: 401 is a configuration error.
+    let wrong = "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=";
+    let d = deps(
+        &format!(
+            "sinks:\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{wrong}'}}}}",
+            hook.url()
+        ),
+        Arc::default(),
+    );
+    let r = forward::process(&d, &event(&records(1)), None).await;
+    assert_eq!(r.per_sink["soar"].failed_config, 1);
+    assert!(hook.with(|s| s.rejected) >= 1);
+    // A correctly signed but stale delivery (an hour old) is rejected.
+    let secret = vigil_wire::webhook_signature::WebhookSecret::parse(WHSEC).unwrap();
+    let body = br#"{"incident_id":"inc-1","version":1}"#;
+    let h = vigil_wire::webhook_signature::sign(
+        &secret,
+        "inc-1:1",
+        chrono::Utc::now().timestamp() - 3600,
+        body,
+    );
+    let status = reqwest_post(&hook.url(), &h, body).await;
+    assert_eq!(status, 401);
+    let h = vigil_wire::webhook_signature::sign(
+        &secret,
+        "inc-1:1",
+        chrono::Utc::now().timestamp(),
+        body,
+    );
+    assert_eq!(reqwest_post(&hook.url(), &h, body).await, 204);
+}
+
+async fn reqwest_post(
+    url: &str,
+    h: &vigil_wire::webhook_signature::SignedHeaders,
+    body: &[u8],
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A raw HTTP/1.1 request, so this check does not share the forwarder's client code.
+    let addr = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let req = format!(
+        "POST /hook HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nwebhook-id: {}\r\nwebhook-timestamp: {}\r\nwebhook-signature: {}\r\nconnection: close\r\n\r\n",
+        body.len(), h.id, h.timestamp, h.signature
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    s.write_all(body).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    resp.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Un-escapes a CEF extension value per the spec.
+fn cef_unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Splits a CEF record into its 7 header fields (unescaped) and extension map.
+fn parse_cef(msg: &str) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut chars = msg.char_indices();
+    let mut rest_at = msg.len();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some((_, n)) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '|' => {
+                fields.push(std::mem::take(&mut cur));
+                if fields.len() == 7 {
+                    rest_at = i + 1;
+                    break;
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    let ext = &msg[rest_at..];
+    // Keys are `\s[A-Za-z0-9]+=` not preceded by a backslash.
+    let mut map = std::collections::BTreeMap::new();
+    let bytes: Vec<char> = ext.chars().collect();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if (i == 0 || bytes[i - 1] == ' ') && bytes[i].is_ascii_alphanumeric() {
+            let mut j = i;
+            while j < bytes.len() && bytes[j].is_ascii_alphanumeric() {
+                j += 1;
+            }
+            if j < bytes.len()
+                && bytes[j] == '='
+                && (i == 0 || bytes.get(i.wrapping_sub(2)) != Some(&'\\'))
+            {
+                starts.push((i, j));
+            }
+        }
+        i += 1;
+    }
+    for (n, (ks, ke)) in starts.iter().enumerate() {
+        let key: String = bytes[*ks..*ke].iter().collect();
+        let vend = starts.get(n + 1).map(|(s, _)| s - 1).unwrap_or(bytes.len());
+        let val: String = bytes[ke + 1..vend].iter().collect();
+        map.insert(key, cef_unescape(val.trim_end()));
+    }
+    (fields, map)
+}
+
+#[tokio::test]
+async fn syslog_cef_over_tls_reaches_a_real_rsyslog_with_exact_escaping() {
+    let Some(bin) = rsyslog::binary() else { return };
+    let pki = pki::generate();
+    let rs = Rsyslog::start(&bin, &pki, false).await;
+    let ca = pki.ca_pem.replace('\n', "\\n");
+    let yaml = format!(
+        "sinks:\n  - {{type: syslog, name: siem, host: 127.0.0.1, port: {}, tls: {{ca_pem: \"{ca}\", ca_only: true}}}}",
+        rs.port
+    );
+    let d = deps(&yaml, Arc::default());
+    let title = "Zugriff über ünicode | pipe = equals \\ backslash\nsecond line 🚨";
+    let recs = vec![
+        incident_record(&synthetic_incident(title, 1, 1), None, 1),
+        incident_record(&synthetic_incident("plain", 2, 1), None, 2),
+    ];
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    let got = rs.wait_for(2).await;
+    let keys = keys_of(&recs);
+    let m = &got[0];
+    assert_eq!(m["app"], "vigil");
+    assert_eq!(m["msgid"], "incident_opened");
+    assert_eq!(m["pri"], (16 * 8 + 3).to_string(), "local0.err for HIGH");
+    assert!(
+        m["sd"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("key=\"{}\"", keys[0])),
+        "{m}"
+    );
+    let msg = m["msg"].as_str().unwrap().trim_start();
+    let (header, ext) = parse_cef(msg);
+    assert_eq!(header[0], "CEF:0");
+    assert_eq!(header[1], "Vigil");
+    // In the header a newline cannot be escaped: it becomes a space. `|` and `\` are escaped.
+    assert_eq!(header[5], title.replace('\n', " "));
+    assert!(
+        msg.contains("pipe \\| pipe") || msg.contains("ünicode \\| pipe"),
+        "{msg}"
+    );
+    assert_eq!(header[6], "8");
+    // In the extension, `=`, `\` and newlines are escaped and come back exactly.
+    assert_eq!(ext["flexString1"], title);
+    assert!(msg.contains("equals \\\\ backslash\\nsecond"), "{msg}");
+    assert!(msg.contains("pipe \\= equals"), "{msg}");
+    assert_eq!(ext["externalId"], keys[0]);
+    assert_eq!(ext["cn2"], "1");
+    assert!(got[1]["sd"].as_str().unwrap().contains(&keys[1]));
+}
+
+#[tokio::test]
+async fn syslog_leef_and_mutual_tls() {
+    let Some(bin) = rsyslog::binary() else { return };
+    let pki = pki::generate();
+    let rs = Rsyslog::start(&bin, &pki, true).await;
+    let ca = pki.ca_pem.replace('\n', "\\n");
+    let id = pki.client_identity_pem.replace('\n', "\\n");
+    // Without a client certificate the server refuses the session.
+    let no_cert = format!(
+        "sinks:\n  - {{type: syslog, name: siem, host: 127.0.0.1, port: {}, format: leef, tls: {{ca_pem: \"{ca}\", ca_only: true}}}}",
+        rs.port
+    );
+    let d = deps(&no_cert, Arc::default());
+    let recs = vec![incident_record(
+        &synthetic_incident("mtls ^ title", 1, 1),
+        None,
+        1,
+    )];
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert!(
+        r.first_failed.is_some(),
+        "delivered without a client certificate"
+    );
+    let with_cert = format!(
+        "sinks:\n  - {{type: syslog, name: siem, host: 127.0.0.1, port: {}, format: leef, tls: {{ca_pem: \"{ca}\", ca_only: true, client_identity: {{value: \"{id}\"}}}}}}",
+        rs.port
+    );
+    let d = deps(&with_cert, Arc::default());
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    let got = rs.wait_for(1).await;
+    let msg = got.last().unwrap()["msg"]
+        .as_str()
+        .unwrap()
+        .trim_start()
+        .to_owned();
+    assert!(msg.starts_with("LEEF:2.0|Vigil|Vigil|"), "{msg}");
+    let attrs: std::collections::BTreeMap<&str, &str> = msg
+        .splitn(7, '|')
+        .nth(6)
+        .unwrap()
+        .split('^')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    assert_eq!(attrs["title"], "mtls   title");
+    assert_eq!(attrs["externalId"], keys_of(&recs)[0]);
+}
+
+#[tokio::test]
+async fn a_server_certificate_from_an_unknown_ca_is_refused() {
+    let Some(bin) = rsyslog::binary() else { return };
+    let pki = pki::generate();
+    let other = pki::generate();
+    let rs = Rsyslog::start(&bin, &pki, false).await;
+    let ca = other.ca_pem.replace('\n', "\\n");
+    let yaml = format!(
+        "sinks:\n  - {{type: syslog, name: siem, host: 127.0.0.1, port: {}, tls: {{ca_pem: \"{ca}\", ca_only: true}}}}",
+        rs.port
+    );
+    let d = deps(&yaml, Arc::default());
+    let r = forward::process(&d, &event(&records(1)), None).await;
+    assert_eq!(r.per_sink["siem"].failed_config, 1, "{r:?}");
+    assert!(rs.records().is_empty());
+}
+
+#[tokio::test]
+async fn versions_of_one_incident_reach_a_sink_in_order_even_across_failures() {
+    let hec = Hec::start(TOKEN).await;
+    let hook = WebhookReceiver::start(WHSEC).await;
+    let yaml = format!(
+        "{}\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}",
+        hec_yaml(&hec.url(), ""),
+        hook.url()
+    );
+    let d = deps(&yaml, Arc::default());
+    let v1 = synthetic_incident("evolving", 70, 1);
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.severity = vigil_domain::asff::SeverityLabel::Critical;
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    v3.finding_count = 2;
+    let recs = vec![
+        incident_record(&v1, None, 1),
+        incident_record(&v2, Some(&v1), 2),
+        incident_record(&v3, Some(&v2), 3),
+    ];
+    // Version 1 fails on HEC for the whole invocation: 2 and 3 are held back for HEC only.
+    for _ in 0..3 {
+        hec.fault(Fault::Status(500));
+    }
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(
+        r.first_failed.as_deref(),
+        recs[0].change.sequence_number.as_deref()
+    );
+    assert_eq!(r.per_sink["splunk"].failed, 3);
+    assert_eq!(hec.with(|s| s.requests), 3, "only version 1 was tried");
+    assert_eq!(r.per_sink["soar"].delivered, 3);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    assert_eq!(hec.incident_keys(), keys_of(&recs), "in version order");
+    assert_eq!(hook.keys(), keys_of(&recs), "exactly once");
+}
+
+#[tokio::test]
+async fn a_redrive_re_sends_a_version_the_sink_skipped_past_but_a_normal_run_does_not() {
+    let hook = WebhookReceiver::start(WHSEC).await;
+    let yaml = format!(
+        "sinks:\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}",
+        hook.url()
+    );
+    let ledger = Arc::new(MemoryLedger::default());
+    let v1 = synthetic_incident("skipped past", 90, 1);
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.finding_count = 2;
+    // Version 1 failed until Lambda gave up on it; version 2 was delivered later.
+    vigil_domain::ports::DeliveryLedger::record(ledger.as_ref(), &v1.id, "soar", 2)
+        .await
+        .unwrap();
+    let recs = vec![incident_record(&v1, None, 1)];
+    let d = deps(&yaml, ledger.clone());
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.per_sink["soar"].already_delivered, 1, "a replay skips it");
+    let cfg = SinksConfig::parse(&format!("{yaml}\n{FAST_RETRY}\n")).unwrap();
+    let redrive = Deps {
+        dispatcher: Dispatcher::new(&cfg, &Secrets::local(), ledger.clone(), None)
+            .unwrap()
+            .resending_superseded(),
+        emit_metrics: false,
+    };
+    let r = forward::process(&redrive, &event(&recs), None).await;
+    assert_eq!(r.per_sink["soar"].delivered, 1, "the redrive sends it");
+    assert_eq!(hook.keys(), keys_of(&recs));
+    assert_eq!(ledger.get(&v1.id, "soar"), Some(2), "never lowered");
+    // An exactly recorded version is not re-sent by a redrive.
+    let r = forward::process(
+        &redrive,
+        &event(&[incident_record(&v2, Some(&v1), 2)]),
+        None,
+    )
+    .await;
+    assert_eq!(r.per_sink["soar"].already_delivered, 1);
+}

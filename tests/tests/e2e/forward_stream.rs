@@ -1,0 +1,419 @@
+//! End to end: fixture events through ingest into DynamoDB Local, the table's real stream read
+//! like Lambda's event source mapping, the forward handler on those records, and every
+//! forwardable incident version checked at every sink (HEC, webhook, rsyslog over TLS, file).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use forward::stream::{decode, RecordOutcome};
+use ingest::process;
+use vigil_aws_dynamodb::{DynamoFindings, DynamoLedger, DynamoStore};
+use vigil_aws_streams::{stream_arn, StreamPoller};
+use vigil_delivery::{Dispatcher, Secrets};
+use vigil_domain::ports::DeliveryLedger;
+use vigil_domain::Settings;
+use vigil_e2e::receivers::hec::Hec;
+use vigil_e2e::receivers::rsyslog::{self, Rsyslog};
+use vigil_e2e::receivers::webhook::WebhookReceiver;
+use vigil_e2e::receivers::{pki, Fault};
+use vigil_e2e::{ddb_endpoint, example_runbook, fixture_events, fresh_store, streams_client, Esm};
+use vigil_wire::sinks::SinksConfig;
+
+const TOKEN: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Ingests the fixtures and returns the store and every stream record so far.
+async fn ingested(ep: &str, test: &str) -> (DynamoStore, Vec<EventRecord>) {
+    // The forwarder's logs, shown by the test runner when a test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn,vigil_delivery=info")
+        .with_test_writer()
+        .try_init();
+    let store = fresh_store(ep, test).await;
+    let deps = ingest::Deps {
+        store,
+        runbook: example_runbook(),
+        settings: Settings::default(),
+        emit_metrics: false,
+    };
+    for (_, ev) in fixture_events() {
+        process(&deps, ev).await.unwrap();
+    }
+    let arn = stream_arn(deps.store.client(), deps.store.table())
+        .await
+        .unwrap();
+    let mut poller = StreamPoller::new(streams_client(ep), arn);
+    let records = drain(&mut poller).await;
+    (deps.store, records)
+}
+
+async fn drain(poller: &mut StreamPoller) -> Vec<EventRecord> {
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 2 {
+        let got = poller.poll(100).await.unwrap();
+        if got.is_empty() {
+            empty += 1;
+        } else {
+            empty = 0;
+            out.extend(got);
+        }
+    }
+    out
+}
+
+/// Idempotency keys of the forwardable versions, and each incident's highest such version.
+fn forwardable(records: &[EventRecord]) -> (Vec<String>, BTreeMap<String, u64>) {
+    let mut keys = Vec::new();
+    let mut latest = BTreeMap::new();
+    for r in records {
+        if let RecordOutcome::Forward(p) = decode(r).outcome {
+            keys.push(p.idempotency_key.clone());
+            let v = latest.entry(p.incident_id.clone()).or_insert(0);
+            *v = p.version.max(*v);
+        }
+    }
+    (keys, latest)
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn sd_key(sd: &str) -> String {
+    let at = sd.find("key=\"").unwrap() + 5;
+    sd[at..].split('"').next().unwrap().to_owned()
+}
+
+struct Sinks {
+    hec: Hec,
+    hook: WebhookReceiver,
+    pki: pki::Pki,
+    syslog_port: u16,
+    file: tempfile::NamedTempFile,
+}
+
+impl Sinks {
+    async fn start() -> Sinks {
+        Sinks {
+            hec: Hec::start(TOKEN).await,
+            hook: WebhookReceiver::start(WHSEC).await,
+            pki: pki::generate(),
+            syslog_port: Rsyslog::reserve_port(),
+            file: tempfile::NamedTempFile::new().unwrap(),
+        }
+    }
+
+    fn deps(&self, store: &DynamoStore) -> forward::Deps {
+        let ca = self.pki.ca_pem.replace('\n', "\\n");
+        let yaml = format!(
+            r#"sinks:
+  - {{type: hec, name: splunk, url: '{}', allow_http: true, raw_findings: true, token: {{value: '{TOKEN}'}}}}
+  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}
+  - {{type: syslog, name: arcsight, host: 127.0.0.1, port: {}, timeout_secs: 2, tls: {{ca_pem: "{ca}", ca_only: true}}}}
+  - {{type: file, name: local, path: '{}'}}
+retry: {{attempts: 3, base_delay_ms: 1, max_delay_ms: 5}}
+"#,
+            self.hec.url(),
+            self.hook.url(),
+            self.syslog_port,
+            self.file.path().display()
+        );
+        let cfg = SinksConfig::parse(&yaml).unwrap();
+        let ddb = store.client().clone();
+        forward::Deps {
+            dispatcher: Dispatcher::new(
+                &cfg,
+                &Secrets::local(),
+                Arc::new(DynamoLedger::new(
+                    ddb.clone(),
+                    store.table(),
+                    chrono::Duration::days(1),
+                )),
+                Some(Arc::new(DynamoFindings::new(ddb, store.table()))),
+            )
+            .unwrap(),
+            emit_metrics: false,
+        }
+    }
+
+    fn file_keys(&self) -> Vec<String> {
+        std::fs::read_to_string(self.file.path())
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["idempotency_key"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+async fn assert_ledger(store: &DynamoStore, latest: &BTreeMap<String, u64>) {
+    let ledger = DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    );
+    let ids: Vec<String> = latest.keys().cloned().collect();
+    let got = ledger.delivered(&ids).await.unwrap();
+    for (id, v) in latest {
+        for sink in ["splunk", "soar", "arcsight", "local"] {
+            assert_eq!(got[id].get(sink), Some(v), "{id} on {sink}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_incident_version_on_the_real_stream_reaches_every_sink_exactly_once() {
+    let Some(ep) = ddb_endpoint() else { return };
+    let Some(bin) = rsyslog::binary() else { return };
+    let (store, records) = ingested(&ep, "fwd-all").await;
+    let (want, latest) = forwardable(&records);
+    assert!(want.len() >= 10, "{} forwardable versions", want.len());
+    assert_eq!(latest.len(), 10, "the fixtures make 10 incidents");
+
+    let sinks = Sinks::start().await;
+    let rs = Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await;
+    let deps = sinks.deps(&store);
+    let mut esm = Esm::default();
+    while let Some(r) = esm.step(&deps, &records, 7).await {
+        assert_eq!(r.first_failed, None, "{r:?}");
+    }
+    let syslog: Vec<String> = rs
+        .wait_for(want.len())
+        .await
+        .iter()
+        .map(|m| sd_key(m["sd"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        sorted(sinks.hec.incident_keys()),
+        sorted(want.clone()),
+        "HEC"
+    );
+    assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()), "webhook");
+    assert_eq!(sorted(syslog), sorted(want.clone()), "syslog");
+    assert_eq!(sorted(sinks.file_keys()), sorted(want.clone()), "file");
+    assert_ledger(&store, &latest).await;
+
+    // Payloads carry the incident's recent findings; HEC also got them raw under the AWS
+    // add-on's sourcetype.
+    let body = sinks.hook.with(|s| s.accepted[0].1.clone());
+    assert!(
+        !body["top_findings"].as_array().unwrap().is_empty(),
+        "{body}"
+    );
+    let raw = sinks.hec.with(|s| {
+        s.events
+            .iter()
+            .filter(|e| e["sourcetype"] == "aws:securityhub:finding")
+            .count()
+    });
+    assert!(raw >= latest.len(), "{raw} raw findings");
+
+    // Replaying the whole stream (a new consumer, an operator's redrive) sends nothing again,
+    // and the delivery-state writes the forwarder made are on the stream and skipped.
+    let mut esm = Esm::default();
+    while let Some(r) = esm.step(&deps, &records, 50).await {
+        assert!(r.per_sink.values().all(|s| s.delivered == 0), "{r:?}");
+    }
+    let arn = stream_arn(store.client(), store.table()).await.unwrap();
+    let all = drain(&mut StreamPoller::new(streams_client(&ep), arn)).await;
+    let later = &all[records.len()..];
+    assert!(!later.is_empty());
+    assert!(later
+        .iter()
+        .all(|r| matches!(decode(r).outcome, RecordOutcome::Skip(_))));
+    assert_eq!(sinks.hec.incident_keys().len(), want.len());
+    assert_eq!(sinks.hook.keys().len(), want.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sinks_down_for_a_while_lose_nothing_and_healthy_sinks_get_no_duplicates() {
+    let Some(ep) = ddb_endpoint() else { return };
+    let Some(bin) = rsyslog::binary() else { return };
+    let (store, records) = ingested(&ep, "fwd-down").await;
+    let (want, latest) = forwardable(&records);
+
+    let sinks = Sinks::start().await;
+    // HEC answers 503 "busy" to its next 10 requests; the syslog receiver is not up yet.
+    for _ in 0..10 {
+        sinks.hec.fault(Fault::Busy);
+    }
+    let deps = sinks.deps(&store);
+    let mut esm = Esm::default();
+    let mut rs = None;
+    let mut failed_batches = 0;
+    while let Some(r) = esm.step(&deps, &records, 7).await {
+        if r.first_failed.is_some() {
+            failed_batches += 1;
+        }
+        if esm.invocations == 4 {
+            rs = Some(Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await);
+        }
+        assert!(esm.invocations < 100, "no progress: {r:?}");
+    }
+    assert!(failed_batches >= 3, "{failed_batches} batches failed");
+    let rs = rs.expect("syslog receiver started");
+    let syslog: Vec<String> = rs
+        .wait_for(want.len())
+        .await
+        .iter()
+        .map(|m| sd_key(m["sd"].as_str().unwrap()))
+        .collect();
+    // Nothing lost anywhere; the healthy sinks saw each version exactly once even though
+    // their batches were retried.
+    assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()), "webhook");
+    assert_eq!(sorted(sinks.file_keys()), sorted(want.clone()), "file");
+    assert_eq!(
+        sorted(sinks.hec.incident_keys()),
+        sorted(want.clone()),
+        "HEC"
+    );
+    assert_eq!(sorted(syslog), sorted(want.clone()), "syslog");
+    assert_ledger(&store, &latest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_catch_up_fills_gaps(
+) {
+    let Some(ep) = ddb_endpoint() else { return };
+    let Some(bin) = rsyslog::binary() else { return };
+    let (store, records) = ingested(&ep, "fwd-redrive").await;
+    let (want, latest) = forwardable(&records);
+    let sinks = Sinks::start().await;
+    let _rs = Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await;
+    // The webhook receiver rejects everything for now (503): the event source mapping would
+    // retry and then give up, writing an on-failure message with the batch's range.
+    for _ in 0..10_000 {
+        sinks.hook.fault(Fault::Busy);
+    }
+    let deps = sinks.deps(&store);
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = records.clone();
+    let r = forward::process(&deps, &event, None).await;
+    assert!(r.first_failed.is_some());
+    assert_eq!(r.per_sink["soar"].delivered, 0);
+    assert_eq!(r.per_sink["splunk"].delivered as usize, want.len());
+
+    // `vigil redrive` builds its forwarder this way.
+    let deps = forward::Deps {
+        dispatcher: deps.dispatcher.resending_superseded(),
+        emit_metrics: false,
+    };
+    let streams = streams_client(&ep);
+    let arn = stream_arn(store.client(), store.table()).await.unwrap();
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap()[0]
+        .shard_id
+        .clone()
+        .unwrap();
+    let seq = |r: &EventRecord| r.change.sequence_number.clone().unwrap();
+    let message = serde_json::json!({
+        "requestContext": {"requestId": "r-1", "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:forward",
+            "condition": "RetryAttemptsExhausted", "approximateInvokeCount": 4},
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST"},
+        "version": "1.0", "timestamp": "2026-11-27T10:00:00.000Z",
+        "DDBStreamBatchInfo": {"shardId": shard, "startSequenceNumber": seq(&records[0]),
+            "endSequenceNumber": seq(records.last().unwrap()), "batchSize": records.len(),
+            "approximateArrivalOfFirstRecord": "2026-11-27T09:59:00Z", "approximateArrivalOfLastRecord": "2026-11-27T09:59:01Z",
+            "streamArn": arn}
+    })
+    .to_string();
+    // Still down: the redrive fails and says so.
+    let r = vigil::redrive::redrive_message(&deps, &streams, &message)
+        .await
+        .unwrap();
+    assert!(r.first_failed.is_some());
+    // The receiver recovers; the redrive delivers to it alone.
+    sinks.hook.with(|s| s.faults.clear());
+    let r = vigil::redrive::redrive_message(&deps, &streams, &message)
+        .await
+        .unwrap();
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()));
+    // HEC has every version already; a redrive cannot tell an earlier version it skipped past
+    // from one it got, so earlier versions go again (same keys: the receiver drops them).
+    let superseded = want.len() - latest.len();
+    assert_eq!(r.per_sink["splunk"].delivered as usize, superseded);
+    assert_eq!(
+        r.per_sink["splunk"].already_delivered as usize,
+        latest.len()
+    );
+    let mut hec_keys = sinks.hec.incident_keys();
+    // (once per redrive: the first one, while the webhook was down, re-sent them too)
+    assert_eq!(hec_keys.len(), want.len() + 2 * superseded);
+    hec_keys.sort();
+    hec_keys.dedup();
+    assert_eq!(hec_keys, sorted(want.clone()));
+
+    // A sink added later (or one whose records aged out of the stream) gets each incident's
+    // current version from `catch-up`; the others get nothing.
+    let late = WebhookReceiver::start(WHSEC).await;
+    let ca = sinks.pki.ca_pem.replace('\n', "\\n");
+    let yaml = format!(
+        r#"sinks:
+  - {{type: hec, name: splunk, url: '{}', allow_http: true, token: {{value: '{TOKEN}'}}}}
+  - {{type: webhook, name: late, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}
+  - {{type: syslog, name: arcsight, host: 127.0.0.1, port: {}, tls: {{ca_pem: "{ca}", ca_only: true}}}}
+"#,
+        sinks.hec.url(),
+        late.url(),
+        sinks.syslog_port
+    );
+    let cfg = SinksConfig::parse(&yaml).unwrap();
+    let ledger = DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    );
+    let deps = forward::Deps {
+        dispatcher: Dispatcher::new(&cfg, &Secrets::local(), Arc::new(ledger.clone()), None)
+            .unwrap(),
+        emit_metrics: false,
+    };
+    let r = vigil::redrive::catch_up(&deps, &store, &ledger, false)
+        .await
+        .unwrap();
+    assert_eq!(r.first_failed, None, "{r:?}");
+    assert_eq!(r.per_sink["late"].delivered as usize, latest.len());
+    // The others only get incidents whose current version is a non-material change they
+    // never needed (a moved last_seen): catch-up cannot tell, and re-sends the state.
+    let current: BTreeMap<String, u64> =
+        vigil_domain::IncidentReader::list_incidents(&store, false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.id, i.version))
+            .collect();
+    let stale = current.iter().filter(|(id, v)| latest[*id] < **v).count() as u64;
+    assert_eq!(r.per_sink["splunk"].delivered, stale);
+    let got: BTreeMap<String, u64> = late.with(|s| {
+        s.accepted
+            .iter()
+            .map(|(_, b)| {
+                (
+                    b["incident_id"].as_str().unwrap().to_owned(),
+                    b["version"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    });
+    assert_eq!(got, current);
+    assert!(late.with(|s| s
+        .accepted
+        .iter()
+        .all(|(_, b)| b["change"]["kind"] == "resync")));
+}

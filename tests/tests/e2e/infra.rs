@@ -1,0 +1,259 @@
+//! The table `infra/template.yaml` deploys is the table the code creates and expects.
+
+use std::collections::BTreeSet;
+
+use serde_yaml_ng::Value as Yaml;
+use vigil_e2e::{ddb_endpoint, fresh_store, root};
+
+/// (index name, key schema as (attribute, key type), projection type)
+type Gsi = (String, Vec<(String, String)>, String);
+
+fn template() -> Yaml {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).unwrap()
+}
+
+fn s(v: &Yaml) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn the_deployed_table_definition_matches_the_one_the_code_creates() {
+    let t = template();
+    let table = &t["Resources"]["IncidentsTable"]["Properties"];
+    let keys = |ks: &Yaml| -> Vec<(String, String)> {
+        ks.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|k| (s(&k["AttributeName"]), s(&k["KeyType"])))
+            .collect()
+    };
+    let tpl_keys = keys(&table["KeySchema"]);
+    let tpl_gsis: BTreeSet<Gsi> = table["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                s(&g["IndexName"]),
+                keys(&g["KeySchema"]),
+                s(&g["Projection"]["ProjectionType"]),
+            )
+        })
+        .collect();
+    assert_eq!(s(&table["TimeToLiveSpecification"]["AttributeName"]), "ttl");
+    assert_eq!(
+        s(&table["StreamSpecification"]["StreamViewType"]),
+        "NEW_AND_OLD_IMAGES"
+    );
+    assert_eq!(s(&table["BillingMode"]), "PAY_PER_REQUEST");
+    // The function gets the variables the code reads.
+    let vars = &t["Resources"]["IngestFunction"]["Properties"]["Environment"]["Variables"];
+    for v in [
+        "TABLE_NAME",
+        "VIGIL_RUNBOOK_YAML",
+        "VIGIL_FINDING_TTL_DAYS",
+        "VIGIL_INCIDENT_RETENTION_DAYS",
+    ] {
+        assert!(!vars[v].is_null(), "template does not set {v}");
+    }
+
+    let Some(ep) = ddb_endpoint() else { return };
+    let store = fresh_store(&ep, "infra").await;
+    let d = store
+        .client()
+        .describe_table()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap();
+    let desc = d.table.unwrap();
+    let code_keys: Vec<(String, String)> = desc
+        .key_schema()
+        .iter()
+        .map(|k| {
+            (
+                k.attribute_name().to_owned(),
+                k.key_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(code_keys, tpl_keys);
+    let code_gsis: BTreeSet<Gsi> = desc
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            (
+                g.index_name().unwrap_or_default().to_owned(),
+                g.key_schema()
+                    .iter()
+                    .map(|k| {
+                        (
+                            k.attribute_name().to_owned(),
+                            k.key_type().as_str().to_owned(),
+                        )
+                    })
+                    .collect(),
+                g.projection()
+                    .and_then(|p| p.projection_type())
+                    .map(|p| p.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(code_gsis, tpl_gsis);
+    let stream = desc.stream_specification().unwrap();
+    assert_eq!(
+        stream.stream_view_type().map(|v| v.as_str()),
+        Some("NEW_AND_OLD_IMAGES")
+    );
+    let ttl = store
+        .client()
+        .describe_time_to_live()
+        .table_name(store.table())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|t| t.attribute_name()),
+        Some("ttl")
+    );
+}
+
+#[test]
+fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item_failures() {
+    let t = template();
+    let f = &t["Resources"]["ForwardFunction"]["Properties"];
+    let ev = &f["Events"]["IncidentStream"]["Properties"];
+    assert_eq!(
+        s(&ev["FunctionResponseTypes"][0]),
+        "ReportBatchItemFailures"
+    );
+    assert_eq!(ev["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert_eq!(s(&ev["DestinationConfig"]["OnFailure"]["Type"]), "SQS");
+    let pattern: serde_json::Value =
+        serde_json::from_str(&s(&ev["FilterCriteria"]["Filters"][0]["Pattern"])).unwrap();
+    // The same attribute and value the store writes and the forwarder decodes.
+    assert_eq!(
+        pattern["dynamodb"]["NewImage"]["entity_type"]["S"],
+        serde_json::json!(["incident"])
+    );
+    assert_eq!(
+        pattern["eventName"],
+        serde_json::json!(["INSERT", "MODIFY"])
+    );
+    // The environment the code reads.
+    let env = &f["Environment"]["Variables"];
+    for k in ["TABLE_NAME", "VIGIL_SINKS", "VIGIL_INCIDENT_RETENTION_DAYS"] {
+        assert!(!env[k].is_null(), "{k}");
+    }
+    // The default sinks parameter is a valid (empty) configuration.
+    let default = s(&t["Parameters"]["SinksConfig"]["Default"]);
+    vigil_wire::sinks::SinksConfig::parse(&default).unwrap();
+}
+
+#[test]
+fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
+    let t = template();
+    let f = &t["Resources"]["IngestFunction"]["Properties"];
+    let stmts = f["Policies"][0]["Statement"].as_sequence().unwrap();
+    let table = stmts
+        .iter()
+        .find(|st| s(&st["Sid"]) == "IncidentsTableAccess")
+        .unwrap();
+    let actions: BTreeSet<String> = table["Action"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    // What DynamoStore calls: BatchGetItem, PutItem and TransactWriteItems of Puts.
+    let want: BTreeSet<String> = ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
+        .iter()
+        .map(|x| x.to_string())
+        .collect();
+    assert_eq!(actions, want);
+    let events = &f["Events"];
+    let imported = &events["SecurityHubFindings"]["Properties"]["Pattern"];
+    assert_eq!(
+        s(&imported["detail-type"][0]),
+        "Security Hub Findings - Imported"
+    );
+    assert!(!imported["detail"]["findings"]["RecordState"].is_null());
+    let custom = &events["SecurityHubCustomAction"]["Properties"]["Pattern"];
+    assert_eq!(
+        s(&custom["detail-type"][0]),
+        "Security Hub Findings - Custom Action"
+    );
+    assert!(
+        custom["detail"].is_null(),
+        "custom actions are never filtered"
+    );
+    // The default record states keep ARCHIVED (how incidents learn a finding went away).
+    let states = s(&t["Parameters"]["ImportedRecordStates"]["Default"]);
+    assert!(states.contains("ARCHIVED"), "{states}");
+}
+
+/// The dashboard body is JSON once CloudFormation substitutes it, and it graphs only metrics
+/// the functions emit.
+#[test]
+fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    // serde_yaml_ng keeps the !Sub tag's sequence: [template, variables].
+    let t: Yaml = serde_yaml_ng::from_str(&text).unwrap();
+    let body = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"];
+    let tagged = match body {
+        Yaml::Tagged(tv) => tv.value.clone(),
+        other => panic!("DashboardBody is not a !Sub: {other:?}"),
+    };
+    let template = s(&tagged[0]);
+    // Substitute like Fn::Sub: ${!Literal} -> ${Literal}, ${Name} -> a value.
+    let mut out = String::new();
+    let mut rest = template.as_str();
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find('}').unwrap() + at;
+        let name = &rest[at + 2..end];
+        match name.strip_prefix('!') {
+            Some(lit) => out.push_str(&format!("${{{lit}}}")),
+            None => out.push('x'),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    let dash: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
+    let widgets = dash["widgets"].as_array().unwrap();
+    assert_eq!(widgets.len(), 7);
+    // Every Vigil metric named in a widget is one the code emits.
+    let emitted = [
+        "FindingsReceived",
+        "FindingsNew",
+        "FindingsUpdated",
+        "FindingsDuplicate",
+        "FindingsInvalid",
+        "InvocationsFailed",
+        "IncidentsOpened",
+        "Deliveries",
+        "DeliveryFailures",
+    ];
+    let lines = [
+        ingest::metrics::emf_line(&ingest::Summary::default(), false, 0),
+        forward::emf_lines(
+            &{
+                let mut r = vigil_delivery::BatchReport::default();
+                r.per_sink
+                    .insert("s".into(), vigil_delivery::SinkStats::default());
+                r
+            },
+            0,
+        )
+        .join("\n"),
+    ]
+    .join("\n");
+    for m in emitted {
+        assert!(lines.contains(&format!("\"{m}\"")), "{m} is not emitted");
+        assert!(out.contains(m), "{m} not on the dashboard");
+    }
+}

@@ -1,0 +1,18 @@
+//! Vigil's end-to-end tests, in one test binary (one link of the SDK instead of seven).
+//!
+//! - [`store`]: the DynamoDB store and the ingest handler against DynamoDB Local.
+//! - [`concurrency`]: concurrent invocations against DynamoDB Local match one ordered pass.
+//! - [`corpus`]: the public ASFF corpus (`../shared/corpus`) parses; corruptions are named.
+//! - [`forward_sinks`]: the sinks against protocol-checking receivers and a real rsyslog.
+//! - [`forward_stream`]: ingest -> DynamoDB Local's real stream -> forward -> every sink.
+//! - [`lambda_runtime`]: both binaries under the Lambda runtime API (`cargo lambda watch`).
+//! - [`infra`]: `infra/template.yaml` agrees with the code.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+mod concurrency;
+mod corpus;
+mod forward_sinks;
+mod forward_stream;
+mod infra;
+mod lambda_runtime;
+mod store;

@@ -1,0 +1,7 @@
+//! The operator side of Vigil, as a library for the `vigil` command and its tests: what the
+//! CLI does beyond calling the functions' own code.
+//!
+//! # Layout
+//! - [`redrive`]: re-forwarding stream records from on-failure messages, and catch-up.
+
+pub mod redrive;
