@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
         forward::Deps {
             dispatcher: Dispatcher::new(&cfg, &Secrets::local(), Arc::new(Forgetful), None)
                 .unwrap(),
+            cleanup: None,
             emit_metrics: false,
         }
     };

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod stream;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
@@ -19,12 +20,14 @@ use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
 use vigil_delivery::{BatchReport, Delivery, Dispatcher};
+use vigil_domain::ports::FindingCleanup;
 
 use crate::stream::{batch_response, decode, RecordOutcome};
 
-#[derive(Debug)]
 pub struct Deps {
     pub dispatcher: Dispatcher,
+    /// Deletes the finding records of incidents that left the table (TTL).
+    pub cleanup: Option<Arc<dyn FindingCleanup>>,
     /// Print CloudWatch EMF lines (off in unit tests).
     pub emit_metrics: bool,
 }
@@ -36,6 +39,15 @@ fn deadline(ctx: &lambda_runtime::Context) -> Option<Instant> {
     (left > 0).then(|| Instant::now() + Duration::from_millis(left.unsigned_abs()))
 }
 
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("dispatcher", &self.dispatcher)
+            .field("cleanup", &self.cleanup.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
 pub async fn handle(
     deps: &Deps,
     event: LambdaEvent<DynamoDbEvent>,
@@ -44,9 +56,11 @@ pub async fn handle(
     Ok(batch_response(report.first_failed.as_deref()))
 }
 
-/// Decodes a batch of stream records and delivers the forwardable incident versions.
+/// Decodes a batch of stream records, delivers the forwardable incident versions, and deletes
+/// the finding records of incidents that left the table.
 pub async fn forward_records(
     dispatcher: &Dispatcher,
+    cleanup: Option<&dyn FindingCleanup>,
     records: &[EventRecord],
     deadline: Option<Instant>,
 ) -> BatchReport {
@@ -55,6 +69,7 @@ pub async fn forward_records(
         ..Default::default()
     };
     let mut deliveries = Vec::new();
+    let mut removed: Vec<(usize, String)> = Vec::new();
     for (index, r) in records.iter().enumerate() {
         let item = decode(r);
         match item.outcome {
@@ -70,6 +85,7 @@ pub async fn forward_records(
                     raw_findings: Vec::new(),
                 });
             }
+            RecordOutcome::IncidentRemoved(id) => removed.push((index, id)),
             RecordOutcome::Skip(why) => {
                 report.skipped += 1;
                 tracing::debug!(sequence_number = ?item.sequence_number, reason = why, "record skipped");
@@ -81,17 +97,48 @@ pub async fn forward_records(
             }
         }
     }
-    dispatcher.deliver(deliveries, deadline, report).await
+    let mut report = dispatcher.deliver(deliveries, deadline, report).await;
+    for (index, id) in removed {
+        let Some(cleanup) = cleanup else {
+            report.skipped += 1;
+            continue;
+        };
+        match cleanup.remove_findings_of(&id).await {
+            Ok(n) => {
+                report.incidents_removed += 1;
+                tracing::info!(incident_id = %id, findings = n, "incident left the table; its finding records were deleted");
+            }
+            Err(e) => {
+                tracing::error!(incident_id = %id, error = %e, retryable = e.is_retryable(),
+                    "deleting the finding records of a removed incident failed; the record is retried");
+                // Lambda retries from the earliest record not fully handled.
+                let seq = records[index].change.sequence_number.clone();
+                let earlier = |a: &str, b: &str| (a.len(), a) < (b.len(), b);
+                report.first_failed = match (report.first_failed.take(), seq) {
+                    (Some(f), Some(s)) => Some(if earlier(&s, &f) { s } else { f }),
+                    (f, s) => f.or(s),
+                };
+            }
+        }
+    }
+    report
 }
 
 /// The handler without the Lambda envelope (also used by `vigil forward` and `vigil redrive`).
 pub async fn process(deps: &Deps, event: &DynamoDbEvent, deadline: Option<Instant>) -> BatchReport {
-    let report = forward_records(&deps.dispatcher, &event.records, deadline).await;
+    let report = forward_records(
+        &deps.dispatcher,
+        deps.cleanup.as_deref(),
+        &event.records,
+        deadline,
+    )
+    .await;
     tracing::info!(
         records = report.records,
         forwardable = report.forwardable,
         skipped = report.skipped,
         malformed = report.malformed,
+        incidents_removed = report.incidents_removed,
         first_failed = ?report.first_failed,
         per_sink = %serde_json::to_string(&report.per_sink).unwrap_or_default(),
         "stream batch forwarded"

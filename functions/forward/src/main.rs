@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use forward::{config::ForwardConfig, handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
-use vigil_aws_dynamodb::{DynamoFindings, DynamoLedger};
+use vigil_aws_dynamodb::{DynamoFindings, DynamoLedger, DynamoStore};
 use vigil_aws_secrets::SecretsManager;
 use vigil_delivery::{Dispatcher, Secrets};
 
@@ -23,11 +23,15 @@ async fn main() -> Result<(), Error> {
             &config.table_name,
             config.retention,
         )),
-        Some(Arc::new(DynamoFindings::new(ddb, &config.table_name))),
+        Some(Arc::new(DynamoFindings::new(
+            ddb.clone(),
+            &config.table_name,
+        ))),
     )?;
     tracing::info!(sinks = ?dispatcher.sink_names(), "forwarder ready");
     let deps = &Deps {
         dispatcher,
+        cleanup: Some(Arc::new(DynamoStore::new(ddb, &config.table_name))),
         emit_metrics: true,
     };
     run(service_fn(

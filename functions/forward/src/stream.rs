@@ -3,7 +3,9 @@
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use vigil_aws_dynamodb::items::{image_is, incident_from_image, KIND_INCIDENT};
+use vigil_aws_dynamodb::items::{
+    image_is, incident_from_image, incident_id_of_keys, KIND_INCIDENT,
+};
 use vigil_domain::StoreError;
 use vigil_wire::payload::{classify, IncidentPayload};
 
@@ -12,8 +14,10 @@ use vigil_wire::payload::{classify, IncidentPayload};
 pub enum RecordOutcome {
     /// Send this incident version to every sink that does not have it yet.
     Forward(Box<IncidentPayload>),
-    /// Nothing for a SIEM (another item kind, a removal by TTL, a non-material change).
+    /// Nothing for a SIEM (another item kind, a non-material change).
     Skip(&'static str),
+    /// An incident left the table (its TTL expired): the finding records it held go too.
+    IncidentRemoved(String),
     /// The image does not decode: logged and counted; retrying cannot fix it.
     Malformed(StoreError),
 }
@@ -31,7 +35,12 @@ fn is_incident(item: &serde_dynamo::Item) -> bool {
 pub fn decode(record: &EventRecord) -> StreamItem {
     let change = &record.change;
     let outcome = if record.event_name == "REMOVE" {
-        RecordOutcome::Skip("item removed")
+        match incident_id_of_keys(&change.keys) {
+            Some(id) if is_incident(&change.old_image) || change.old_image.is_empty() => {
+                RecordOutcome::IncidentRemoved(id)
+            }
+            _ => RecordOutcome::Skip("item removed"),
+        }
     } else if !is_incident(&change.new_image) {
         RecordOutcome::Skip("not an incident item")
     } else {
@@ -125,7 +134,7 @@ mod tests {
             it.outcome,
             RecordOutcome::Skip("not an incident item")
         ));
-        let it = decode(&record("REMOVE", None, Some(image(&inc, "incident")), "2"));
+        let it = decode(&record("REMOVE", None, Some(image(&inc, "finding")), "2"));
         assert!(matches!(it.outcome, RecordOutcome::Skip("item removed")));
         let mut newer = inc.clone();
         newer.version = 2;
@@ -140,6 +149,20 @@ mod tests {
             it.outcome,
             RecordOutcome::Skip("no change a SIEM needs")
         ));
+    }
+
+    #[test]
+    fn a_removed_incident_is_reported_by_id_for_its_findings_to_go_too() {
+        let inc = vigil_domain::testing::incident("f-1", "t", 1);
+        let mut r = record("REMOVE", None, Some(image(&inc, "incident")), "2");
+        r.change.keys.insert(
+            "pk".into(),
+            serde_dynamo::AttributeValue::S(format!("I#{}", inc.id)),
+        );
+        match decode(&r).outcome {
+            RecordOutcome::IncidentRemoved(id) => assert_eq!(id, inc.id),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

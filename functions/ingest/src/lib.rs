@@ -84,6 +84,8 @@ pub struct Summary {
     pub duplicates: usize,
     pub stale: usize,
     pub invalid: usize,
+    /// Findings the store refused to write (over its limits): skipped, logged, counted.
+    pub rejected: usize,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -181,6 +183,7 @@ pub async fn process<S: IncidentStore>(
     summary.duplicates = report.duplicates();
     summary.stale = report.stale();
     summary.invalid = report.invalid();
+    summary.rejected = report.rejected();
     summary.incidents_opened = report.incidents_opened.len();
     summary.incidents_changed = report.incidents_changed.len();
     summary.writes = report.writes;
@@ -199,8 +202,8 @@ pub async fn process<S: IncidentStore>(
                 c.incidents_opened += usize::from(*opened);
             }
             Outcome::Updated { .. } => c.updated += 1,
-            Outcome::Duplicate | Outcome::Stale => c.duplicates += 1,
-            Outcome::Invalid(_) => {}
+            Outcome::Duplicate | Outcome::Refreshed | Outcome::Stale => c.duplicates += 1,
+            Outcome::Invalid(_) | Outcome::Rejected(_) => {}
         }
     }
     tracing::info!(
@@ -210,6 +213,7 @@ pub async fn process<S: IncidentStore>(
         updated = summary.updated,
         duplicates = summary.duplicates,
         invalid = summary.invalid,
+        rejected = summary.rejected,
         incidents_opened = summary.incidents_opened,
         writes = summary.writes,
         "event processed"
@@ -248,6 +252,19 @@ fn log_outcomes(event_id: &str, report: &BatchReport) {
                 finding_id,
                 account,
                 "duplicate delivery; nothing changed"
+            ),
+            Outcome::Refreshed => tracing::debug!(
+                event_id,
+                finding_id,
+                account,
+                "same state delivered later; its ProcessedAt advanced"
+            ),
+            Outcome::Rejected(e) => tracing::error!(
+                event_id,
+                finding_id,
+                account,
+                error = %e,
+                "the store rejected this finding; skipped"
             ),
             Outcome::Stale => tracing::info!(
                 event_id,

@@ -15,6 +15,7 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         ("FindingsDuplicate", s.duplicates),
         ("FindingsStale", s.stale),
         ("FindingsInvalid", s.invalid),
+        ("FindingsRejected", s.rejected),
         ("IncidentsOpened", s.incidents_opened),
         ("IncidentsChanged", s.incidents_changed),
         ("StoreWrites", s.writes as usize),
@@ -128,5 +129,30 @@ mod tests {
         }
         assert_eq!(v["FindingsReceived"], 3);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Vigil");
+    }
+
+    #[test]
+    fn incidents_opened_counts_incidents_not_the_findings_that_opened_them() {
+        let d = deps();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let s = rt
+            .block_on(process(
+                &d,
+                event(
+                    "Security Hub Findings - Imported",
+                    json!([finding("f-1"), finding("f-2"), finding("f-3")]),
+                ),
+            ))
+            .unwrap();
+        let lines = emf_class_lines(&s, 1);
+        let v: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(
+            (v["FindingsNew"].as_u64(), v["IncidentsOpened"].as_u64()),
+            (Some(3), Some(1))
+        );
+        let v: Value = serde_json::from_str(&emf_line(&s, false, 1)).unwrap();
+        assert_eq!(v["IncidentsOpened"], 1);
     }
 }

@@ -68,6 +68,8 @@ pub struct BatchReport {
     pub forwardable: u64,
     pub skipped: u64,
     pub malformed: u64,
+    /// Incidents that left the table and whose finding records were deleted.
+    pub incidents_removed: u64,
     pub per_sink: BTreeMap<String, SinkStats>,
     /// Sequence number of the first record not delivered to every sink.
     pub first_failed: Option<String>,

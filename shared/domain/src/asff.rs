@@ -120,6 +120,16 @@ impl Timestamp {
         self.at
     }
 
+    /// Moves the instant back to `limit` if it is later; the original text is kept. Returns
+    /// whether it was clamped.
+    pub fn clamp_to(&mut self, limit: DateTime<Utc>) -> bool {
+        let clamped = self.at > limit;
+        if clamped {
+            self.at = limit;
+        }
+        clamped
+    }
+
     pub fn raw(&self) -> &str {
         &self.raw
     }
@@ -418,7 +428,10 @@ impl Finding {
 
 /// Best-effort id for error messages: the `Id` string, if there is one.
 pub fn finding_id_of(value: &Value) -> Option<String> {
-    value.get("Id").and_then(Value::as_str).map(str::to_owned)
+    value
+        .get("Id")
+        .and_then(Value::as_str)
+        .map(|id| crate::bounds::clip(id, crate::bounds::MAX_ID_BYTES))
 }
 
 /// Parses and validates one finding.
@@ -470,6 +483,19 @@ pub fn parse_finding(value: &Value) -> Result<Finding, FindingError> {
             field: field_of_serde_error(&e),
             reason: e.to_string(),
         })?;
+    for (field, value) in [("Id", &finding.id), ("ProductArn", &finding.product_arn)] {
+        if value.len() > crate::bounds::MAX_ID_BYTES {
+            return Err(FindingError::Invalid {
+                finding_id: Some(crate::bounds::clip(value, 200)),
+                field: field.into(),
+                reason: format!(
+                    "{} bytes exceeds {} (ASFF allows 512 characters)",
+                    value.len(),
+                    crate::bounds::MAX_ID_BYTES
+                ),
+            });
+        }
+    }
     if finding.resources.is_empty() {
         return Err(FindingError::Invalid {
             finding_id: id,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::asff::{Finding, Resource};
+use crate::bounds::{clip, key_part, MAX_KEY_PART_BYTES, MAX_LABEL_CHARS};
 
 /// The primary affected entity of a finding.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +120,17 @@ pub fn primary_entity(f: &Finding) -> Entity {
     }
 }
 
-/// The correlation key of a finding, and the entity it names.
+/// The correlation key of a finding, and the entity it names. A long entity id (a resource id
+/// or principal name of any length a product sends) is hashed in the key and clipped in the
+/// label, so keys and items stay within DynamoDB's limits.
 pub fn correlation_key(f: &Finding) -> (String, Entity) {
-    let e = primary_entity(f);
-    (format!("{}|{}:{}", f.aws_account_id, e.kind, e.id), e)
+    let mut e = primary_entity(f);
+    let key = format!("{}|{}:{}", f.aws_account_id, e.kind, key_part(&e.id));
+    e.label = clip(&e.label, MAX_LABEL_CHARS);
+    if e.id.len() > MAX_KEY_PART_BYTES {
+        e.id = clip(&e.id, MAX_LABEL_CHARS);
+    }
+    (key, e)
 }
 
 /// The time span of one incident of a correlation key.

@@ -40,10 +40,19 @@ pub enum StoreError {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
-    /// A request the store rejected (bad table, validation, item too large): retrying the same
-    /// request will fail the same way.
+    /// The store rejected this request (validation: an item or key too large, a bad value):
+    /// retrying the same request fails the same way, but other requests can succeed, so the
+    /// engine skips just the findings that caused it.
     #[error("store rejected the request: {message}")]
     Rejected {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The store cannot be used at all (no such table, access denied): fix the deployment.
+    /// Nothing is skipped: the whole event fails, is retried and then dead-lettered.
+    #[error("store unusable: {message}")]
+    Unusable {
         message: String,
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,

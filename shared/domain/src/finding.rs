@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::asff::{Finding, RecordState, SeverityLabel, WorkflowStatus};
+use crate::bounds::{clip, MAX_LABEL_CHARS, MAX_TEXT_CHARS};
 use crate::correlate::{correlation_key, Entity};
 use crate::enrich::{
     account_context, finding_type, mitre_tactic, remediation, AccountContext, GuardDutyType,
@@ -55,6 +56,9 @@ pub struct NormalizedFinding {
     pub raw: String,
     /// `ProcessedAt`, parsed once (it orders states on the hot path).
     pub processed_at: Option<DateTime<Utc>>,
+    /// Timestamps that were later than the delivery time plus the clock-skew allowance and
+    /// were clamped to it (see [`NormalizedFinding::clamp_times`]).
+    pub clamped: Vec<String>,
 }
 
 impl NormalizedFinding {
@@ -63,11 +67,18 @@ impl NormalizedFinding {
         let severity = finding
             .severity_label()
             .unwrap_or(SeverityLabel::Informational);
-        let account = account_context(runbook, &finding);
+        let mut account = account_context(runbook, &finding);
+        account.name = account.name.map(|n| clip(&n, MAX_LABEL_CHARS));
+        account.owner = account.owner.map(|o| clip(&o, MAX_LABEL_CHARS));
         let guardduty_type = GuardDutyType::from_finding(&finding);
-        let finding_type = finding_type(&finding, guardduty_type.as_ref());
+        let finding_type = clip(
+            &finding_type(&finding, guardduty_type.as_ref()),
+            MAX_LABEL_CHARS,
+        );
         let tactic = mitre_tactic(&finding, guardduty_type.as_ref());
-        let remediation = remediation(&finding, guardduty_type.as_ref());
+        let mut remediation = remediation(&finding, guardduty_type.as_ref());
+        remediation.text = clip(&remediation.text, MAX_TEXT_CHARS);
+        remediation.url = remediation.url.map(|u| clip(&u, MAX_TEXT_CHARS));
         let (correlation_key, entity) = correlation_key(&finding);
         let raw = serde_json::to_string(&finding).unwrap_or_default();
         let processed_at = finding
@@ -89,7 +100,46 @@ impl NormalizedFinding {
             correlation_key,
             raw,
             processed_at,
+            clamped: Vec::new(),
         }
+    }
+
+    /// Clamps every event time later than `limit` (the delivery time plus the clock-skew
+    /// allowance) to `limit`, and records which. A product (or a member account) can send
+    /// `LastObservedAt: 9999-12-31`, which would otherwise keep the incident's window open
+    /// forever, or a far-future `UpdatedAt`, which would freeze the finding against every real
+    /// update. The original text stays in the raw finding.
+    pub fn clamp_times(&mut self, limit: DateTime<Utc>) {
+        let f = &mut self.finding;
+        let mut clamped: Vec<&'static str> = Vec::new();
+        if f.created_at.clamp_to(limit) {
+            clamped.push("CreatedAt");
+        }
+        if f.updated_at.clamp_to(limit) {
+            clamped.push("UpdatedAt");
+        }
+        if f.first_observed_at
+            .as_mut()
+            .is_some_and(|t| t.clamp_to(limit))
+        {
+            clamped.push("FirstObservedAt");
+        }
+        if f.last_observed_at
+            .as_mut()
+            .is_some_and(|t| t.clamp_to(limit))
+        {
+            clamped.push("LastObservedAt");
+        }
+        if self.processed_at.is_some_and(|t| t > limit) {
+            self.processed_at = Some(limit);
+            clamped.push("ProcessedAt");
+        }
+        if !clamped.is_empty() {
+            tracing::warn!(finding_id = %self.finding.id, account = %self.account.account_id,
+                fields = ?clamped, limit = %limit,
+                "finding times in the future beyond the clock-skew allowance were clamped to the delivery time");
+        }
+        self.clamped = clamped.into_iter().map(str::to_owned).collect();
     }
 
     pub fn is_active(&self) -> bool {
@@ -108,6 +158,19 @@ impl NormalizedFinding {
             self.finding.record_state(),
             self.severity,
         )
+    }
+
+    /// Whether this is the state `stored` holds (same `UpdatedAt`, workflow, record state and
+    /// severity), whatever its `ProcessedAt`: nothing an analyst sees differs.
+    pub fn same_state_as(&self, stored: &FindingRecord) -> bool {
+        let (u, _, w, r, sev) = self.state_rank();
+        (u, w, r, sev)
+            == (
+                stored.updated_at,
+                stored.workflow_status,
+                stored.record_state,
+                stored.severity,
+            )
     }
 
     /// Since when this state's severity has held: the finding's `CreatedAt` for a new finding,
@@ -130,11 +193,9 @@ pub type StateRank = (
     SeverityLabel,
 );
 
-/// Longest title Vigil stores (ASFF allows 256 characters; this guards item sizes).
-pub const MAX_TITLE_CHARS: usize = 512;
-
+/// A title as stored: at most [`crate::bounds::MAX_TITLE_CHARS`].
 pub fn clip_title(s: &str) -> String {
-    s.chars().take(MAX_TITLE_CHARS).collect()
+    crate::bounds::clip(s, crate::bounds::MAX_TITLE_CHARS)
 }
 
 pub fn is_active(record: RecordState, workflow: WorkflowStatus) -> bool {
@@ -179,13 +240,20 @@ pub struct FindingRecord {
     pub version: u64,
     /// When Vigil stored this state (wall clock).
     pub ingested_at: DateTime<Utc>,
-    /// When the record may be deleted (TTL).
-    pub expires_at: DateTime<Utc>,
+    /// When the record may be deleted (TTL). `None` while it belongs to an incident: it then
+    /// lives exactly as long as that incident, and is deleted with it (the forwarder does so
+    /// on the incident's removal from the table).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Timestamp fields that were in the future beyond the clock-skew allowance and were
+    /// clamped to the delivery time (their original text stays in `raw`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clamped: Vec<String>,
 }
 
 impl FindingRecord {
     /// The record of state `f`, the successor of `prev`, in `incident_id` (if any), stored at
-    /// `now` and kept for `ttl`.
+    /// `now`; kept for `ttl` when it is in no incident, else as long as its incident.
     pub fn of(
         f: &NormalizedFinding,
         prev: Option<&FindingRecord>,
@@ -206,16 +274,17 @@ impl FindingRecord {
             processed_at: f.processed_at,
             finding_type: f.finding_type.clone(),
             title: clip_title(&f.finding.title),
-            product: f.finding.product().to_owned(),
+            product: clip(f.finding.product(), MAX_LABEL_CHARS),
             correlation_key: f.correlation_key.clone(),
-            incident_id,
             created_at: f.finding.created_at.at(),
             event_time: f.finding.event_time(),
             last_event_time: f.finding.last_event_time(),
             raw: f.raw.clone(),
             version: prev.map_or(1, |p| p.version + 1),
             ingested_at: now,
-            expires_at: now + ttl,
+            expires_at: incident_id.is_none().then(|| now + ttl),
+            incident_id,
+            clamped: f.clamped.clone(),
         }
     }
 

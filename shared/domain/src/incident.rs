@@ -218,7 +218,10 @@ impl Incident {
         if let Some(t) = f.tactic {
             insert_capped(&mut self.tactics, t);
         }
-        insert_capped(&mut self.products, f.finding.product());
+        insert_capped(
+            &mut self.products,
+            &crate::bounds::clip(f.finding.product(), crate::bounds::MAX_LABEL_CHARS),
+        );
         self.first_seen = self.first_seen.min(f.finding.event_time());
         self.last_seen = self.last_seen.max(f.finding.last_event_time());
         if f.account.environment > self.environment {
@@ -432,29 +435,15 @@ mod tests {
     }
 
     pub(crate) fn record_of(f: &NormalizedFinding, incident: &str) -> FindingRecord {
-        FindingRecord {
-            key: f.key.clone(),
-            finding_id: f.finding.id.clone(),
-            product_arn: f.finding.product_arn.clone(),
-            account_id: f.account.account_id.clone(),
-            updated_at: f.finding.updated_at.at(),
-            workflow_status: f.finding.workflow_status(),
-            record_state: f.finding.record_state(),
-            severity: f.severity,
-            severity_since: f.finding.created_at.at(),
-            processed_at: None,
-            finding_type: f.finding_type.clone(),
-            title: f.finding.title.clone(),
-            product: f.finding.product().to_owned(),
-            correlation_key: f.correlation_key.clone(),
-            incident_id: Some(incident.to_owned()),
-            created_at: f.finding.created_at.at(),
-            event_time: f.finding.event_time(),
-            last_event_time: f.finding.last_event_time(),
-            raw: f.raw.clone(),
-            version: 1,
-            ingested_at: Utc::now(),
-            expires_at: Utc::now(),
-        }
+        let mut r = FindingRecord::of(
+            f,
+            None,
+            Some(incident.to_owned()),
+            Utc::now(),
+            Duration::days(1),
+        );
+        r.title = f.finding.title.clone();
+        r.processed_at = None;
+        r
     }
 }

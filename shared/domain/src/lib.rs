@@ -2,6 +2,7 @@
 //! Every other crate depends on this one; it depends on none of them.
 //!
 //! # Layout
+//! - [`bounds`]: bounds on every stored string, and hashing of long key parts.
 //! - [`asff`]: the finding format (serde), tolerant of every real variant, strict on required
 //!   fields; malformed findings give a [`error::FindingError`] naming the finding and field.
 //! - [`runbook`]: the customer's YAML runbook (accounts, environments, response targets).
@@ -17,6 +18,7 @@
 //! - [`testing`] (tests and the `test-util` feature): one ASFF builder for every crate's tests.
 
 pub mod asff;
+pub mod bounds;
 pub mod correlate;
 pub mod engine;
 pub mod enrich;

@@ -25,6 +25,7 @@ fn deps(sinks_yaml: &str, ledger: Arc<MemoryLedger>) -> Deps {
     let cfg = SinksConfig::parse(&format!("{sinks_yaml}\n{FAST_RETRY}\n")).unwrap();
     Deps {
         dispatcher: Dispatcher::new(&cfg, &Secrets::local(), ledger, None).unwrap(),
+        cleanup: None,
         emit_metrics: false,
     }
 }
@@ -659,6 +660,7 @@ async fn a_redrive_re_sends_a_version_the_sink_skipped_past_but_a_normal_run_doe
         dispatcher: Dispatcher::new(&cfg, &Secrets::local(), ledger.clone(), None)
             .unwrap()
             .resending_superseded(),
+        cleanup: None,
         emit_metrics: false,
     };
     let r = forward::process(&redrive, &event(&recs), None).await;

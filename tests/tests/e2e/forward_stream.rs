@@ -135,6 +135,7 @@ retry: {{attempts: 3, base_delay_ms: 1, max_delay_ms: 5}}
                 Some(Arc::new(DynamoFindings::new(ddb, store.table()))),
             )
             .unwrap(),
+            cleanup: None,
             emit_metrics: false,
         }
     }
@@ -303,6 +304,7 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
     // `vigil redrive` builds its forwarder this way.
     let deps = forward::Deps {
         dispatcher: deps.dispatcher.resending_superseded(),
+        cleanup: None,
         emit_metrics: false,
     };
     let streams = streams_client(&ep);
@@ -382,6 +384,7 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
     let deps = forward::Deps {
         dispatcher: Dispatcher::new(&cfg, &Secrets::local(), Arc::new(ledger.clone()), None)
             .unwrap(),
+        cleanup: None,
         emit_metrics: false,
     };
     let r = vigil::redrive::catch_up(&deps, &store, &ledger, false)
@@ -416,4 +419,83 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
         .accepted
         .iter()
         .all(|(_, b)| b["change"]["kind"] == "resync")));
+}
+
+/// Finding records in an incident have no TTL of their own; when the incident leaves the table
+/// (TTL; here a delete, which reaches the stream the same way), the forwarder deletes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incident_leaving_the_table_takes_its_finding_records_with_it() {
+    let Some(ep) = ddb_endpoint() else { return };
+    let (store, records) = ingested(&ep, "fwd-ttl").await;
+    let findings: Vec<vigil_domain::FindingRecord> = store.scan_kind("finding").await.unwrap();
+    assert!(
+        findings
+            .iter()
+            .all(|r| r.incident_id.is_none() || r.expires_at.is_none()),
+        "a record in an incident has no TTL of its own"
+    );
+    let gone = findings.iter().find_map(|r| r.incident_id.clone()).unwrap();
+    let members = findings
+        .iter()
+        .filter(|r| r.incident_id.as_deref() == Some(gone.as_str()))
+        .count();
+    store
+        .client()
+        .delete_item()
+        .table_name(store.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("I#{gone}")),
+        )
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("I".into()))
+        .send()
+        .await
+        .unwrap();
+    let arn = stream_arn(store.client(), store.table()).await.unwrap();
+    let all = drain(&mut StreamPoller::new(streams_client(&ep), arn)).await;
+    let removal = &all[records.len()..];
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let cfg = SinksConfig::parse(&format!(
+        "sinks: [{{type: file, name: f, path: '{}'}}]",
+        file.path().display()
+    ))
+    .unwrap();
+    let deps = forward::Deps {
+        dispatcher: Dispatcher::new(
+            &cfg,
+            &Secrets::local(),
+            Arc::new(DynamoLedger::new(
+                store.client().clone(),
+                store.table(),
+                chrono::Duration::days(1),
+            )),
+            None,
+        )
+        .unwrap(),
+        cleanup: Some(Arc::new(DynamoStore::new(
+            store.client().clone(),
+            store.table(),
+        ))),
+        emit_metrics: false,
+    };
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = removal.to_vec();
+    let r = forward::process(&deps, &event, None).await;
+    assert_eq!(
+        (r.incidents_removed, r.first_failed.clone()),
+        (1, None),
+        "{r:?}"
+    );
+    let left: Vec<vigil_domain::FindingRecord> = store.scan_kind("finding").await.unwrap();
+    assert_eq!(
+        left.len(),
+        findings.len() - members,
+        "{members} records of {gone} deleted"
+    );
+    assert!(left
+        .iter()
+        .all(|r| r.incident_id.as_deref() != Some(gone.as_str())));
+    // A retried batch deletes nothing more and succeeds.
+    let r = forward::process(&deps, &event, None).await;
+    assert_eq!((r.incidents_removed, r.first_failed), (1, None));
 }

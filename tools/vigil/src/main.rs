@@ -242,6 +242,10 @@ async fn forward_deps(
     Ok((
         forward::Deps {
             dispatcher,
+            cleanup: Some(std::sync::Arc::new(DynamoStore::new(
+                client.clone(),
+                &config.table_name,
+            ))),
             emit_metrics: false,
         },
         ledger,

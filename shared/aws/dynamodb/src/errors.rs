@@ -33,12 +33,27 @@ pub fn store_error(e: AwsError) -> StoreError {
             message: e.to_string(),
             source: Some(Box::new(e)),
         },
-        AwsErrorKind::Rejected => StoreError::Rejected {
+        // A request DynamoDB validates and refuses (an item or key over its limits, a bad
+        // value) can be skipped alone; anything else (no table, access denied) makes the store
+        // unusable for every request.
+        AwsErrorKind::Rejected if VALIDATION_CODES.contains(&e.code.as_deref().unwrap_or("")) => {
+            StoreError::Rejected {
+                message: e.to_string(),
+                source: Some(Box::new(e)),
+            }
+        }
+        AwsErrorKind::Rejected => StoreError::Unusable {
             message: e.to_string(),
             source: Some(Box::new(e)),
         },
     }
 }
+
+/// Error codes of a request DynamoDB refuses on its own merits.
+pub const VALIDATION_CODES: &[&str] = &[
+    "ValidationException",
+    "ItemCollectionSizeLimitExceededException",
+];
 
 /// A request that could not be built.
 pub fn rejected(what: &str, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {

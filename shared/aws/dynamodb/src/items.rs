@@ -89,7 +89,7 @@ fn base_item<T: Serialize>(
 }
 
 pub fn finding_item(r: &FindingRecord) -> Result<Item, StoreError> {
-    let mut item = base_item(r, finding_pk(&r.key), "F", KIND_FINDING, Some(r.expires_at))?;
+    let mut item = base_item(r, finding_pk(&r.key), "F", KIND_FINDING, r.expires_at)?;
     if let Some(id) = &r.incident_id {
         item.insert("gsi1pk".into(), s(incident_findings_pk(id)));
         item.insert(
@@ -123,6 +123,14 @@ pub fn head_item(h: &CorrelationHead) -> Result<Item, StoreError> {
 /// Whether a stream image is an item of `kind`.
 pub fn image_is(image: &serde_dynamo::Item, kind: &str) -> bool {
     matches!(image.get("entity_type"), Some(serde_dynamo::AttributeValue::S(s)) if s == kind)
+}
+
+/// The incident id of an incident item's keys (`pk = I#<id>`), as a stream record carries them.
+pub fn incident_id_of_keys(keys: &serde_dynamo::Item) -> Option<String> {
+    match keys.get("pk") {
+        Some(serde_dynamo::AttributeValue::S(pk)) => pk.strip_prefix("I#").map(str::to_owned),
+        _ => None,
+    }
 }
 
 /// Decodes an incident from a stream image (as Lambda delivers it).

@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
+use futures::future::BoxFuture;
 use serde::de::DeserializeOwned;
 use vigil_domain::incident::Incident;
-use vigil_domain::ports::{ChangeSet, Expect, IncidentReader, IncidentStore};
+use vigil_domain::ports::{ChangeSet, Expect, FindingCleanup, IncidentReader, IncidentStore};
 use vigil_domain::{CorrelationHead, FindingRecord, StoreError};
 
 use crate::errors::{classify, rejected, transaction_error};
@@ -278,6 +281,77 @@ impl IncidentStore for DynamoStore {
     }
 }
 
+impl FindingCleanup for DynamoStore {
+    /// Queries gsi1 for the incident's finding records (keys only) and deletes them with
+    /// `BatchWriteItem`, 25 at a time, asking again for unprocessed items with backoff.
+    fn remove_findings_of<'a>(
+        &'a self,
+        incident_id: &'a str,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(async move {
+            let mut keys: Vec<Item> = Vec::new();
+            let mut pages = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI_BY_INCIDENT)
+                .key_condition_expression("gsi1pk = :p")
+                .expression_attribute_values(
+                    ":p",
+                    AttributeValue::S(incident_findings_pk(incident_id)),
+                )
+                .projection_expression("pk, sk")
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                self.reads.fetch_add(1, Ordering::Relaxed);
+                let page = page.map_err(|e| classify("Query", e))?;
+                keys.extend(page.items.unwrap_or_default());
+            }
+            let n = keys.len();
+            for chunk in keys.chunks(25) {
+                let mut requests: Vec<WriteRequest> = chunk
+                    .iter()
+                    .map(|k| {
+                        DeleteRequest::builder()
+                            .set_key(Some(k.clone()))
+                            .build()
+                            .map(|d| WriteRequest::builder().delete_request(d).build())
+                            .map_err(|e| rejected("DeleteRequest", e))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let mut round = 0u32;
+                while !requests.is_empty() {
+                    self.writes.fetch_add(1, Ordering::Relaxed);
+                    let resp = self
+                        .client
+                        .batch_write_item()
+                        .request_items(&self.table, requests)
+                        .send()
+                        .await
+                        .map_err(|e| classify("BatchWriteItem", e))?;
+                    requests = resp
+                        .unprocessed_items
+                        .and_then(|mut u| u.remove(&self.table))
+                        .unwrap_or_default();
+                    if !requests.is_empty() {
+                        round += 1;
+                        if round > 10 {
+                            return Err(StoreError::Unavailable {
+                                message: "BatchWriteItem left items unprocessed after 10 rounds"
+                                    .into(),
+                                source: None,
+                            });
+                        }
+                        vigil_aws::backoff(round).await;
+                    }
+                }
+            }
+            Ok(n)
+        })
+    }
+}
+
 impl IncidentReader for DynamoStore {
     async fn list_incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
         let mut out: Vec<Incident> = self
@@ -401,8 +475,8 @@ mod tests {
             (500, "InternalServerError", "retryable"),
             (503, "ServiceUnavailable", "retryable"),
             (400, "ValidationException", "rejected"),
-            (400, "ResourceNotFoundException", "rejected"),
-            (400, "AccessDeniedException", "rejected"),
+            (400, "ResourceNotFoundException", "unusable"),
+            (400, "AccessDeniedException", "unusable"),
         ];
         for (status, code, want) in cases {
             let rule = mock!(Client::put_item).then_http_response(move || error(status, code));
@@ -412,10 +486,15 @@ mod tests {
                 StoreError::Conflict { .. } => "conflict",
                 StoreError::Unavailable { .. } => "retryable",
                 StoreError::Rejected { .. } => "rejected",
+                StoreError::Unusable { .. } => "unusable",
                 StoreError::Corrupt { .. } => "corrupt",
             };
             assert_eq!(got, want, "{code}: {e}");
-            assert_eq!(e.is_retryable(), want != "rejected", "{code}");
+            assert_eq!(
+                e.is_retryable(),
+                want == "conflict" || want == "retryable",
+                "{code}"
+            );
             if want != "conflict" {
                 assert!(
                     std::error::Error::source(&e).is_some(),
@@ -445,6 +524,7 @@ mod tests {
                 StoreError::Conflict { .. } => "conflict",
                 StoreError::Unavailable { .. } => "retryable",
                 StoreError::Rejected { .. } => "rejected",
+                StoreError::Unusable { .. } => "unusable",
                 StoreError::Corrupt { .. } => "corrupt",
             };
             assert_eq!(got, want, "{reasons:?}: {e}");

@@ -50,7 +50,8 @@ pub fn plan(
     let mut work_incidents: BTreeMap<String, Incident> = BTreeMap::new();
     let mut changed_heads: BTreeSet<String> = BTreeSet::new();
     let mut changed_incidents: BTreeSet<String> = BTreeSet::new();
-    let mut opened: BTreeSet<String> = BTreeSet::new();
+    // Incident id -> the key of the finding that opened it in this plan.
+    let mut opened: BTreeMap<String, String> = BTreeMap::new();
     let mut out = Plan::default();
 
     // Event-time order makes the result independent of the order findings arrived in.
@@ -79,7 +80,7 @@ pub fn plan(
                 let id = inc.id.clone();
                 // A retried plan can re-derive the id of an incident that already exists.
                 if !incidents.contains_key(&id) {
-                    opened.insert(id.clone());
+                    opened.insert(id.clone(), f.key.clone());
                     work_incidents.insert(id.clone(), inc);
                 }
                 target = Some(id);
@@ -120,9 +121,12 @@ pub fn plan(
         });
         let outcome = match prev {
             None => Outcome::New {
-                opened: target.as_ref().is_some_and(|t| opened.contains(t)),
+                opened: target
+                    .as_ref()
+                    .is_some_and(|t| opened.get(t) == Some(&f.key)),
                 incident_id: target,
             },
+            Some(p) if f.same_state_as(p) => Outcome::Refreshed,
             Some(_) => Outcome::Updated {
                 incident_id: target,
             },
@@ -154,10 +158,11 @@ pub fn plan(
             None => Expect::Absent,
         };
         h.version = heads.get(key).map_or(1, |s| s.version + 1);
-        h.expires_at = now + settings.finding_ttl;
+        // A head outlives every incident it lists, so a late finding still finds them.
+        h.expires_at = now + settings.incident_retention;
         out.changes.heads.push(Put { item: h, expect });
     }
-    out.opened = opened;
+    out.opened = opened.into_keys().collect();
     out.changed = changed_incidents;
     out
 }

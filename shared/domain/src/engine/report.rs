@@ -18,10 +18,16 @@ pub enum Outcome {
     Updated { incident_id: Option<String> },
     /// Same state as stored: nothing written.
     Duplicate,
+    /// The stored state again, delivered later (a newer `ProcessedAt`): nothing an analyst
+    /// sees changed; only the record's `ProcessedAt` advanced (one write).
+    Refreshed,
     /// Older than the stored state: ignored.
     Stale,
     /// Malformed: logged and skipped.
     Invalid(FindingError),
+    /// The store rejected this finding's write (a request it can never accept): logged,
+    /// counted and skipped; its neighbours are stored.
+    Rejected(String),
 }
 
 #[derive(Debug, Clone)]
@@ -56,11 +62,18 @@ impl BatchReport {
     pub fn updated(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Updated { .. }))
     }
+    /// Deliveries that changed nothing an analyst sees: exact duplicates and refreshes.
     pub fn duplicates(&self) -> usize {
-        self.count(|o| matches!(o, Outcome::Duplicate))
+        self.count(|o| matches!(o, Outcome::Duplicate | Outcome::Refreshed))
+    }
+    pub fn refreshed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Refreshed))
     }
     pub fn stale(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Stale))
+    }
+    pub fn rejected(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Rejected(_)))
     }
     pub fn invalid(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Invalid(_)))

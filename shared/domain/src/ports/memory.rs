@@ -11,7 +11,7 @@ use crate::error::StoreError;
 use crate::finding::FindingRecord;
 use crate::incident::{Incident, IncidentStatus};
 use crate::ports::delivery::{Delivered, DeliveryLedger};
-use crate::ports::{ChangeSet, Expect, IncidentReader, IncidentStore};
+use crate::ports::{ChangeSet, Expect, FindingCleanup, IncidentReader, IncidentStore};
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -20,17 +20,70 @@ struct Tables {
     incidents: BTreeMap<String, Incident>,
 }
 
-/// In-memory store with the same conditional semantics as the DynamoDB adapter.
-#[derive(Debug, Default)]
+/// DynamoDB's limits that the fake enforces like the real table: partition key bytes and item
+/// bytes (the fake measures an item as its JSON encoding, slightly above DynamoDB's count).
+pub const MAX_KEY_BYTES: usize = 2048;
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+type RejectFn = Box<dyn Fn(&ChangeSet) -> Option<String> + Send + Sync>;
+
+/// In-memory store with the same conditional semantics and limits as the DynamoDB adapter.
+#[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     commits: AtomicU64,
     conflicts: AtomicU64,
+    /// Fault injection: a commit this returns `Some(reason)` for is rejected, as DynamoDB
+    /// rejects an invalid request.
+    reject: Option<RejectFn>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("commits", &self.commits())
+            .finish_non_exhaustive()
+    }
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store that rejects (non-retryably) every commit `reject` names a reason for.
+    pub fn rejecting(
+        reject: impl Fn(&ChangeSet) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            reject: Some(Box::new(reject)),
+            ..Self::default()
+        }
+    }
+
+    /// Deletes what DynamoDB's TTL would have deleted by `now`: every item whose `expires_at`
+    /// has passed. (DynamoDB deletes within days of expiry; this deletes at once.)
+    pub fn expire(&self, now: chrono::DateTime<chrono::Utc>) {
+        let mut t = self.lock();
+        t.findings
+            .retain(|_, r| r.expires_at.is_none_or(|at| at > now));
+        t.heads.retain(|_, h| h.expires_at > now);
+        t.incidents.retain(|_, i| i.expires_at > now);
+    }
+
+    /// Removes an incident, as its TTL deletion does, and (as the forwarder does on the stream's
+    /// REMOVE record, through [`FindingCleanup`]) the finding records it held.
+    pub fn remove_incident(&self, id: &str) {
+        self.lock().incidents.remove(id);
+        self.remove_members(id);
+    }
+
+    fn remove_members(&self, id: &str) -> usize {
+        let mut t = self.lock();
+        let before = t.findings.len();
+        t.findings
+            .retain(|_, r| r.incident_id.as_deref() != Some(id));
+        before - t.findings.len()
     }
     /// Successful commits (one write request each).
     pub fn commits(&self) -> u64 {
@@ -52,6 +105,39 @@ impl MemoryStore {
         // A poisoned lock only means another test thread panicked; the data is still usable.
         self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// DynamoDB's key and item size limits, checked the way the table would reject a request.
+fn limits(c: &ChangeSet) -> Result<(), StoreError> {
+    fn item<T: serde::Serialize>(what: &str, pk: &str, v: &T) -> Result<(), StoreError> {
+        let rejected = |message: String| StoreError::Rejected {
+            message,
+            source: None,
+        };
+        if pk.len() + 2 > MAX_KEY_BYTES {
+            return Err(rejected(format!(
+                "{what}: partition key of {} bytes exceeds {MAX_KEY_BYTES}",
+                pk.len() + 2
+            )));
+        }
+        let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+        if size > MAX_ITEM_BYTES {
+            return Err(rejected(format!(
+                "{what}: item of {size} bytes exceeds {MAX_ITEM_BYTES}"
+            )));
+        }
+        Ok(())
+    }
+    for p in &c.findings {
+        item("finding", &p.item.key, &p.item)?;
+    }
+    for p in &c.incidents {
+        item("incident", &p.item.id, &p.item)?;
+    }
+    for p in &c.heads {
+        item("correlation head", &p.item.key, &p.item)?;
+    }
+    Ok(())
 }
 
 fn check(expect: Expect, stored: Option<u64>, what: &str) -> Result<(), StoreError> {
@@ -96,6 +182,13 @@ impl IncidentStore for MemoryStore {
     }
 
     async fn commit(&self, c: &ChangeSet) -> Result<(), StoreError> {
+        limits(c)?;
+        if let Some(reason) = self.reject.as_ref().and_then(|r| r(c)) {
+            return Err(StoreError::Rejected {
+                message: reason,
+                source: None,
+            });
+        }
         let mut t = self.lock();
         let result = (|| {
             for p in &c.findings {
@@ -153,6 +246,15 @@ impl IncidentReader for MemoryStore {
             .into_iter()
             .filter(|r| r.incident_id.as_deref() == Some(incident_id))
             .collect())
+    }
+}
+
+impl FindingCleanup for MemoryStore {
+    fn remove_findings_of<'a>(
+        &'a self,
+        incident_id: &'a str,
+    ) -> BoxFuture<'a, Result<usize, StoreError>> {
+        Box::pin(async move { Ok(self.remove_members(incident_id)) })
     }
 }
 

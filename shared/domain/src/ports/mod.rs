@@ -84,6 +84,17 @@ pub trait IncidentStore: Send + Sync {
     fn backoff(&self, attempt: u32) -> impl Future<Output = ()> + Send;
 }
 
+/// Deletes the finding records an incident held once the incident itself is gone (its TTL
+/// expired): finding records in an incident have no TTL of their own, so that they live exactly
+/// as long as it does. Idempotent: removing them twice removes nothing the second time.
+pub trait FindingCleanup: Send + Sync {
+    /// Deletes the finding records of `incident_id`; returns how many were deleted.
+    fn remove_findings_of<'a>(
+        &'a self,
+        incident_id: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<usize, StoreError>>;
+}
+
 /// Read side used by the CLI and tests.
 pub trait IncidentReader: Send + Sync {
     fn list_incidents(
