@@ -204,11 +204,12 @@ pub fn classify_reply(status: u16, body: &str, retry_after: Option<Duration>) ->
                 ack_id: parsed.and_then(|b| b.ack_id),
             }
         }
-        None if (200..300).contains(&status) => {
-            return HecReply::Accepted {
-                ack_id: parsed.and_then(|b| b.ack_id),
-            }
-        }
+        // HEC answers every accepted request with `{"text":"Success","code":0}`. A 2xx without
+        // that (a proxy's page, an empty body) did not come from HEC: nothing is known to be
+        // indexed, and the URL is probably not HEC's.
+        None if (200..300).contains(&status) => Failure::config(msg(
+            "a 2xx without a HEC reply: not counted as delivered (is the URL HEC's /services/collector?)",
+        )),
         Some(1..=4) => Failure::config(msg("token missing, invalid or disabled")),
         Some(7) => Failure::config(msg("index not allowed for this token")),
         Some(10 | 11) => Failure::config(msg("token requires indexer acknowledgement: set ack")),
@@ -347,6 +348,30 @@ mod tests {
         assert!(
             matches!(bad, HecReply::Failed { invalid_event: Some(2), ref failure } if failure.class == Data)
         );
+    }
+
+    /// Defect: a 2xx without a HEC reply (a proxy's or load balancer's page, an empty body)
+    /// counted as delivered.
+    #[test]
+    fn a_2xx_without_a_hec_reply_is_not_a_delivery() {
+        for body in [
+            "",
+            "<html><body>OK</body></html>",
+            "{}",
+            r#"{"text":"Success"}"#,
+            "null",
+        ] {
+            match classify_reply(200, body, None) {
+                HecReply::Failed { failure: f, .. } => {
+                    assert_eq!(f.class, crate::retry::FailureClass::Config, "{body:?}: {f}")
+                }
+                other => panic!("{body:?} counted as {other:?}"),
+            }
+        }
+        assert!(matches!(
+            classify_reply(200, r#"{"text":"Success","code":0}"#, None),
+            HecReply::Accepted { .. }
+        ));
     }
 
     #[test]

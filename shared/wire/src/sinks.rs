@@ -360,10 +360,11 @@ impl SinksConfig {
                     if h.max_body_bytes < 16 * 1024 {
                         return Err(invalid(name, "max_body_bytes below 16 KiB"));
                     }
+                    check_range(name, "timeout_secs", h.timeout_secs, 1, 60)?;
                     if let Some(a) = &h.ack {
-                        if a.poll_interval_ms == 0 || a.timeout_secs == 0 {
-                            return Err(invalid(name, "ack intervals must be positive"));
-                        }
+                        // The wait happens inside the invocation (120 s), after the send.
+                        check_range(name, "ack.timeout_secs", a.timeout_secs, 1, 60)?;
+                        check_range(name, "ack.poll_interval_ms", a.poll_interval_ms, 1, 10_000)?;
                     }
                 }
                 SinkConfig::Syslog(y) => {
@@ -373,12 +374,14 @@ impl SinksConfig {
                     if y.facility > 23 {
                         return Err(invalid(name, "facility must be 0-23"));
                     }
+                    check_range(name, "timeout_secs", y.timeout_secs, 1, 60)?;
                     check_tls(name, &y.tls)?;
                 }
                 SinkConfig::Webhook(w) => {
                     check_url(name, &w.url, w.allow_http)?;
                     w.secret.check(name, "secret")?;
                     check_tls(name, &w.tls)?;
+                    check_range(name, "timeout_secs", w.timeout_secs, 1, 60)?;
                 }
                 SinkConfig::File(f) => {
                     if f.path.is_empty() {
@@ -387,9 +390,24 @@ impl SinksConfig {
                 }
             }
         }
-        if self.retry.attempts == 0 || self.retry.attempts > 10 {
-            return Err(invalid("retry", "attempts must be 1-10"));
-        }
+        let r = &self.retry;
+        check_range("retry", "attempts", u64::from(r.attempts), 1, 10)?;
+        check_range("retry", "base_delay_ms", r.base_delay_ms, 1, 10_000)?;
+        check_range(
+            "retry",
+            "max_delay_ms",
+            r.max_delay_ms,
+            r.base_delay_ms,
+            60_000,
+        )?;
+        check_range(
+            "retry",
+            "max_retry_after_secs",
+            r.max_retry_after_secs,
+            0,
+            120,
+        )?;
+        check_range("retry", "park_secs", r.park_secs, 1, 3600)?;
         if self.top_findings > 100 {
             return Err(invalid("top_findings", "at most 100"));
         }
@@ -397,9 +415,59 @@ impl SinksConfig {
     }
 }
 
+fn check_range(
+    sink: &str,
+    setting: &str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<(), SinkConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(
+            sink,
+            format!("{setting} is {value}; it must be {min}-{max}"),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Defect: `park_secs` and `ack.timeout_secs` were taken as given: a zero park hammers a
+    /// misconfigured sink, and an acknowledgement wait longer than the function's timeout
+    /// makes every batch time out.
+    #[test]
+    fn timings_out_of_range_are_errors_naming_the_setting() {
+        let base = "sinks: [{type: hec, name: s, url: 'https://h:8088', token: {value: t}, ack: ACK}]\nretry: RETRY";
+        let parse = |ack: &str, retry: &str| {
+            SinksConfig::parse(&base.replace("ACK", ack).replace("RETRY", retry))
+        };
+        assert!(parse("{}", "{}").is_ok());
+        for (ack, retry, named) in [
+            ("{timeout_secs: 0}", "{}", "timeout_secs"),
+            ("{timeout_secs: 600}", "{}", "timeout_secs"),
+            ("{poll_interval_ms: 0}", "{}", "poll_interval_ms"),
+            ("{}", "{park_secs: 0}", "park_secs"),
+            ("{}", "{park_secs: 86400}", "park_secs"),
+            ("{}", "{base_delay_ms: 0}", "base_delay_ms"),
+            (
+                "{}",
+                "{base_delay_ms: 500, max_delay_ms: 100}",
+                "max_delay_ms",
+            ),
+            ("{}", "{max_retry_after_secs: 3600}", "max_retry_after_secs"),
+        ] {
+            let e = parse(ack, retry).unwrap_err().to_string();
+            assert!(e.contains(named), "{ack} {retry}: {e}");
+        }
+        let e = SinksConfig::parse("sinks: [{type: webhook, name: w, url: 'https://h', secret: {value: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw}, timeout_secs: 0}]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("timeout_secs"), "{e}");
+    }
 
     #[test]
     fn a_full_configuration_parses_with_defaults() {

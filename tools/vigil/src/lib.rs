@@ -2,6 +2,8 @@
 //! CLI does beyond calling the functions' own code.
 //!
 //! # Layout
+//! - [`replay`]: event files through the ingest function's code.
 //! - [`redrive`]: re-forwarding stream records from on-failure messages, and catch-up.
 
 pub mod redrive;
+pub mod replay;

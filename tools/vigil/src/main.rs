@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use ingest::config::IngestConfig;
-use ingest::{process, Deps};
+use ingest::Deps;
 use vigil_aws_dynamodb::{ensure_table, DynamoStore};
 use vigil_domain::incident::Incident;
 use vigil_domain::IncidentReader;
@@ -144,34 +144,16 @@ async fn main() -> Result<()> {
                 emit_metrics: false,
             };
             let files = collect(&paths)?;
-            let (mut events, mut findings, mut new, mut dups, mut invalid) = (0, 0, 0, 0, 0);
-            for f in &files {
-                let text = std::fs::read_to_string(f)
-                    .with_context(|| format!("reading {}", f.display()))?;
-                let payload: serde_json::Value = match serde_json::from_str(&text) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        eprintln!("{}: not JSON: {e}", f.display());
-                        invalid += 1;
-                        continue;
-                    }
-                };
-                let s = process(&deps, payload)
-                    .await
-                    .with_context(|| format!("replaying {}", f.display()))?;
-                events += 1;
-                findings += s.received;
-                new += s.new + s.updated;
-                dups += s.duplicates + s.stale;
-                invalid += s.invalid;
-                println!(
-                    "{:<60} findings={} new={} updated={} duplicate={} stale={} invalid={} opened={}",
-                    f.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-                    s.received, s.new, s.updated, s.duplicates, s.stale, s.invalid, s.incidents_opened
-                );
-            }
+            let t = vigil::replay::replay_files(
+                &deps,
+                &files,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            )
+            .await?;
             println!(
-                "replayed {events} events, {findings} findings: {new} stored, {dups} duplicate or stale, {invalid} invalid; {} write requests",
+                "replayed {} events, {} findings: {} stored, {} duplicate or stale, {} invalid ({} unreadable files); {} write requests",
+                t.events, t.findings, t.stored, t.duplicates, t.invalid, t.unreadable_files,
                 deps.store.write_requests()
             );
         }

@@ -6,7 +6,7 @@
 //! A parent shard is drained before its children, as the event source mapping does, so the
 //! records of one item arrive in the order they were written.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodbstreams::config::http::HttpResponse;
@@ -133,6 +133,23 @@ pub struct StreamPoller {
     /// shard id -> next iterator (None once the shard is closed and drained).
     iterators: BTreeMap<String, Option<String>>,
     finished: HashSet<String>,
+    /// shard id -> its parent shard, as `DescribeStream` reports it.
+    parents: HashMap<String, String>,
+}
+
+/// Whether `shard` may be read now: not while its parent is still being read. A shard splits
+/// into children when it closes; the same item's later writes are in a child, so reading a
+/// child before its parent is drained would deliver an item's versions out of order. (A parent
+/// that is no longer in the stream, trimmed after 24 hours, does not hold its children back.)
+pub fn may_read(
+    shard: &str,
+    parents: &HashMap<String, String>,
+    reading: &BTreeMap<String, Option<String>>,
+) -> bool {
+    match parents.get(shard) {
+        Some(parent) => !reading.contains_key(parent),
+        None => true,
+    }
 }
 
 impl StreamPoller {
@@ -142,6 +159,7 @@ impl StreamPoller {
             arn: arn.into(),
             iterators: BTreeMap::new(),
             finished: HashSet::new(),
+            parents: HashMap::new(),
         }
     }
 
@@ -165,6 +183,9 @@ impl StreamPoller {
             };
             for s in desc.shards.unwrap_or_default() {
                 let Some(id) = s.shard_id else { continue };
+                if let Some(parent) = s.parent_shard_id {
+                    self.parents.insert(id.clone(), parent);
+                }
                 if self.iterators.contains_key(&id) || self.finished.contains(&id) {
                     continue;
                 }
@@ -193,6 +214,9 @@ impl StreamPoller {
         let mut out = Vec::new();
         let shards: Vec<String> = self.iterators.keys().cloned().collect();
         for shard in shards {
+            if !may_read(&shard, &self.parents, &self.iterators) {
+                continue;
+            }
             let Some(Some(it)) = self.iterators.get(&shard).cloned() else {
                 self.iterators.remove(&shard);
                 self.finished.insert(shard);
@@ -209,7 +233,16 @@ impl StreamPoller {
             for rec in r.records.unwrap_or_default() {
                 out.push(to_event_record(&rec, &self.arn)?);
             }
-            self.iterators.insert(shard, r.next_shard_iterator);
+            match r.next_shard_iterator {
+                Some(next) => {
+                    self.iterators.insert(shard, Some(next));
+                }
+                // Closed and drained: its children may be read from now on.
+                None => {
+                    self.iterators.remove(&shard);
+                    self.finished.insert(shard);
+                }
+            }
         }
         Ok(out)
     }
@@ -287,4 +320,32 @@ pub async fn read_range(
 /// (`AWS_ENDPOINT_URL_DYNAMODB_STREAMS` or `AWS_ENDPOINT_URL` point it at DynamoDB Local).
 pub async fn streams_client() -> Client {
     Client::new(&vigil_aws::sdk_config().await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Defect: the reader polled every shard at once, so a child shard's records (an item's
+    /// later writes) could come before its parent's.
+    #[test]
+    fn a_child_shard_waits_until_its_parent_is_drained() {
+        let parents = HashMap::from([
+            ("shard-2".to_owned(), "shard-1".to_owned()),
+            ("shard-3".to_owned(), "shard-gone".to_owned()),
+        ]);
+        let mut reading = BTreeMap::from([
+            ("shard-1".to_owned(), Some("it-1".to_owned())),
+            ("shard-2".to_owned(), Some("it-2".to_owned())),
+            ("shard-3".to_owned(), Some("it-3".to_owned())),
+        ]);
+        assert!(may_read("shard-1", &parents, &reading));
+        assert!(!may_read("shard-2", &parents, &reading));
+        assert!(
+            may_read("shard-3", &parents, &reading),
+            "a trimmed parent holds nothing back"
+        );
+        reading.remove("shard-1");
+        assert!(may_read("shard-2", &parents, &reading));
+    }
 }
