@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures::future::BoxFuture;
 use vigil_delivery::{Dispatcher, Secrets};
-use vigil_domain::ports::{Delivered, DeliveryLedger};
+use vigil_domain::ports::{DeadLetter, DeliveryLedger, DeliveryStates, DueEntry, OutboxEntry};
 use vigil_domain::StoreError;
 use vigil_e2e::receivers::hec::Hec;
 use vigil_e2e::receivers::webhook::WebhookReceiver;
@@ -20,16 +21,54 @@ use vigil_wire::sinks::SinksConfig;
 /// Remembers nothing: every batch is delivered in full.
 struct Forgetful;
 impl DeliveryLedger for Forgetful {
-    fn delivered<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<Delivered, StoreError>> {
-        Box::pin(async { Ok(Delivered::new()) })
+    fn states<'a>(&'a self, _: &'a [String]) -> BoxFuture<'a, Result<DeliveryStates, StoreError>> {
+        Box::pin(async { Ok(DeliveryStates::new()) })
     }
-    fn record<'a>(
+    fn settle<'a>(
         &'a self,
         _: &'a str,
         _: &'a str,
         _: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
+    }
+    fn enqueue<'a>(&'a self, _: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn pending<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OutboxEntry>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn due<'a>(
+        &'a self,
+        _: DateTime<Utc>,
+        _: usize,
+    ) -> BoxFuture<'a, Result<Vec<DueEntry>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn complete<'a>(&'a self, _: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn reschedule<'a>(&'a self, _: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn dead_letter<'a>(&'a self, _: &'a DeadLetter) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn lease<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async { Ok(true) })
+    }
+    fn dead_letters<'a>(&'a self, _: usize) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

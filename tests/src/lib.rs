@@ -270,3 +270,133 @@ impl Esm {
         Some(report)
     }
 }
+
+/// A delivery ledger that fails its writes on demand (a DynamoDB outage), around a real one.
+#[allow(missing_debug_implementations)]
+pub struct FlakyLedger {
+    inner: std::sync::Arc<dyn vigil_domain::ports::DeliveryLedger>,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl FlakyLedger {
+    pub fn new(inner: std::sync::Arc<dyn vigil_domain::ports::DeliveryLedger>) -> Self {
+        Self {
+            inner,
+            failing: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+    pub fn fail(&self, failing: bool) {
+        self.failing
+            .store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+    fn check(&self) -> Result<(), vigil_domain::StoreError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(vigil_domain::StoreError::Unavailable {
+                message: "injected outage".into(),
+                source: None,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+mod flaky {
+    use super::FlakyLedger;
+    use chrono::{DateTime, Utc};
+    use futures::future::BoxFuture;
+    use vigil_domain::ports::{DeadLetter, DeliveryLedger, DeliveryStates, DueEntry, OutboxEntry};
+    use vigil_domain::StoreError;
+
+    impl DeliveryLedger for FlakyLedger {
+        fn states<'a>(
+            &'a self,
+            ids: &'a [String],
+        ) -> BoxFuture<'a, Result<DeliveryStates, StoreError>> {
+            self.inner.states(ids)
+        }
+        fn settle<'a>(
+            &'a self,
+            i: &'a str,
+            d: &'a str,
+            v: u64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            match self.check() {
+                Ok(()) => self.inner.settle(i, d, v),
+                Err(e) => Box::pin(async { Err(e) }),
+            }
+        }
+        fn enqueue<'a>(&'a self, e: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+            match self.check() {
+                Ok(()) => self.inner.enqueue(e),
+                Err(err) => Box::pin(async { Err(err) }),
+            }
+        }
+        fn pending<'a>(
+            &'a self,
+            i: &'a str,
+            d: &'a str,
+        ) -> BoxFuture<'a, Result<Vec<OutboxEntry>, StoreError>> {
+            self.inner.pending(i, d)
+        }
+        fn due<'a>(
+            &'a self,
+            now: DateTime<Utc>,
+            limit: usize,
+        ) -> BoxFuture<'a, Result<Vec<DueEntry>, StoreError>> {
+            self.inner.due(now, limit)
+        }
+        fn complete<'a>(&'a self, e: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+            match self.check() {
+                Ok(()) => self.inner.complete(e),
+                Err(err) => Box::pin(async { Err(err) }),
+            }
+        }
+        fn reschedule<'a>(&'a self, e: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+            match self.check() {
+                Ok(()) => self.inner.reschedule(e),
+                Err(err) => Box::pin(async { Err(err) }),
+            }
+        }
+        fn dead_letter<'a>(&'a self, d: &'a DeadLetter) -> BoxFuture<'a, Result<(), StoreError>> {
+            match self.check() {
+                Ok(()) => self.inner.dead_letter(d),
+                Err(err) => Box::pin(async { Err(err) }),
+            }
+        }
+        fn lease<'a>(
+            &'a self,
+            d: &'a str,
+            o: &'a str,
+            now: DateTime<Utc>,
+            until: DateTime<Utc>,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.inner.lease(d, o, now, until)
+        }
+        fn dead_letters<'a>(
+            &'a self,
+            limit: usize,
+        ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+            self.inner.dead_letters(limit)
+        }
+    }
+}
+
+/// Runs the outbox drain as the schedule would, with the clock `hours` ahead (so every backoff
+/// has passed), until nothing is due; returns the drain reports.
+pub async fn drain_until_empty(
+    deps: &forward::Deps,
+    hours: i64,
+) -> Vec<vigil_delivery::dispatch::DrainReport> {
+    let mut out = Vec::new();
+    for round in 0..20 {
+        let now = chrono::Utc::now() + chrono::Duration::hours(hours + round);
+        let r = forward::drain(deps, now, None, "test-drain").await;
+        let done = r.due == 0;
+        out.push(r);
+        if done {
+            break;
+        }
+    }
+    out
+}

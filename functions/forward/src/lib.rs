@@ -1,24 +1,29 @@
-//! The `forward` Lambda's handler: a batch of the incident table's stream records in, every
-//! forwardable incident version delivered to every configured sink that lacks it, and the
-//! partial-batch response out (`ReportBatchItemFailures`), so Lambda retries from the first
-//! record some sink did not get.
+//! The `forward` Lambda. Two triggers, one handler:
+//! - a batch of the incident table's stream records: every forwardable incident version goes
+//!   to every configured sink that lacks it, now or through the outbox; the partial-batch
+//!   response (`ReportBatchItemFailures`) names the first record whose fate is not durable (a
+//!   store write failed), so Lambda retries from it; then, while time is left, the outbox is
+//!   drained;
+//! - a schedule (`{"vigil": "drain"}`, every minute): the outbox is drained.
 //!
 //! # Layout
 //! - [`config`]: [`config::ForwardConfig`] from the environment.
 //! - [`stream`]: stream records into forward/skip decisions, and the partial-batch response.
-//! - this module: the handler, [`process`] (also used by `vigil forward`) and the metrics.
+//! - [`metrics`]: the EMF lines.
+//! - this module: the handler, [`process`] and [`drain`] (also used by `vigil forward`).
 
 pub mod config;
+pub mod metrics;
 pub mod stream;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::{Event as DynamoDbEvent, EventRecord};
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use serde_json::{json, Value};
+use vigil_delivery::dispatch::DrainReport;
 use vigil_delivery::{BatchReport, Delivery, Dispatcher};
 use vigil_domain::ports::FindingCleanup;
 
@@ -48,12 +53,87 @@ impl std::fmt::Debug for Deps {
     }
 }
 
+/// How long a stream invocation drains the outbox after its batch, at most.
+const AFTER_BATCH_DRAIN: Duration = Duration::from_secs(20);
+
+/// What invoked the function.
+#[derive(Debug)]
+pub enum Trigger {
+    Stream(DynamoDbEvent),
+    /// The schedule (an EventBridge Scheduler or rule target with input `{"vigil": "drain"}`).
+    Drain,
+}
+
+/// Tells the two triggers apart: a stream batch has `Records`; the schedule sends
+/// `{"vigil": "drain"}`.
+pub fn trigger(payload: Value) -> Result<Trigger, lambda_runtime::Diagnostic> {
+    if payload.get("vigil").and_then(Value::as_str) == Some("drain") {
+        return Ok(Trigger::Drain);
+    }
+    serde_json::from_value::<DynamoDbEvent>(payload)
+        .map(Trigger::Stream)
+        .map_err(|e| lambda_runtime::Diagnostic {
+            error_type: "NonRetryable".into(),
+            error_message: format!("neither a DynamoDB stream batch nor a drain request: {e}"),
+        })
+}
+
 pub async fn handle(
     deps: &Deps,
-    event: LambdaEvent<DynamoDbEvent>,
-) -> Result<DynamoDbEventResponse, lambda_runtime::Diagnostic> {
-    let report = process(deps, &event.payload, deadline(&event.context)).await;
-    Ok(batch_response(report.first_failed.as_deref()))
+    event: LambdaEvent<Value>,
+) -> Result<Value, lambda_runtime::Diagnostic> {
+    let deadline = deadline(&event.context);
+    let owner = if event.context.request_id.is_empty() {
+        format!("forward-{}", uuid_like())
+    } else {
+        event.context.request_id.clone()
+    };
+    match trigger(event.payload)? {
+        Trigger::Stream(batch) => {
+            let report = process(deps, &batch, deadline).await;
+            // The outbox drains after the batch for a while; the schedule does the rest.
+            let budget = Instant::now() + AFTER_BATCH_DRAIN;
+            let drain_deadline = Some(deadline.map_or(budget, |d| d.min(budget)));
+            drain(deps, Utc::now(), drain_deadline, &owner).await;
+            serde_json::to_value(batch_response(report.first_failed.as_deref())).map_err(|e| {
+                lambda_runtime::Diagnostic {
+                    error_type: "NonRetryable".into(),
+                    error_message: format!("response: {e}"),
+                }
+            })
+        }
+        Trigger::Drain => {
+            let r = drain(deps, Utc::now(), deadline, &owner).await;
+            Ok(json!({ "due": r.due, "incomplete": r.incomplete, "sinks": r.drained_sinks }))
+        }
+    }
+}
+
+/// A run identifier when Lambda gave none (local runs).
+fn uuid_like() -> String {
+    format!("{:016x}", fastrand::u64(..))
+}
+
+/// Drains the outbox: due versions to their sinks, lowest first, under per-sink leases.
+pub async fn drain(
+    deps: &Deps,
+    now: chrono::DateTime<Utc>,
+    deadline: Option<Instant>,
+    owner: &str,
+) -> DrainReport {
+    let r = deps.dispatcher.drain(now, deadline, owner).await;
+    if r.due > 0 || r.incomplete {
+        tracing::info!(due = r.due, incomplete = r.incomplete, oldest_age_secs = r.oldest_age_secs,
+            drained = ?r.drained_sinks, leased_elsewhere = ?r.leased_elsewhere,
+            per_sink = %serde_json::to_string(&r.per_sink).unwrap_or_default(),
+            "outbox drained");
+    }
+    if deps.emit_metrics {
+        for line in metrics::drain_lines(&r, Utc::now().timestamp_millis()) {
+            println!("{line}");
+        }
+    }
+    r
 }
 
 /// Decodes a batch of stream records, delivers the forwardable incident versions, and deletes
@@ -97,7 +177,7 @@ pub async fn forward_records(
             }
         }
     }
-    let mut report = dispatcher.deliver(deliveries, deadline, report).await;
+    let mut report = dispatcher.forward(deliveries, deadline, report).await;
     for (index, id) in removed {
         let Some(cleanup) = cleanup else {
             report.skipped += 1;
@@ -144,107 +224,9 @@ pub async fn process(deps: &Deps, event: &DynamoDbEvent, deadline: Option<Instan
         "stream batch forwarded"
     );
     if deps.emit_metrics {
-        for line in emf_lines(&report, Utc::now().timestamp_millis()) {
+        for line in metrics::batch_lines(&report, Utc::now().timestamp_millis()) {
             println!("{line}");
         }
     }
     report
-}
-
-fn emf(timestamp_ms: i64, dims: &[(&str, &str)], metrics: &[(&str, u64)]) -> String {
-    let mut v = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": "Vigil",
-                "Dimensions": [dims.iter().map(|(k, _)| *k).collect::<Vec<_>>()],
-                "Metrics": metrics.iter().map(|(n, _)| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
-            }]
-        },
-    });
-    for (k, val) in dims {
-        v[*k] = Value::from(*val);
-    }
-    for (n, val) in metrics {
-        v[*n] = json!(val);
-    }
-    v.to_string()
-}
-
-/// CloudWatch Embedded Metric Format lines: batch totals, per sink, per severity.
-pub fn emf_lines(r: &BatchReport, timestamp_ms: i64) -> Vec<String> {
-    let mut out = vec![emf(
-        timestamp_ms,
-        &[("Function", "forward")],
-        &[
-            ("RecordsReceived", r.records),
-            ("IncidentVersionsForwardable", r.forwardable),
-            ("RecordsSkipped", r.skipped),
-            ("RecordsMalformed", r.malformed),
-            ("BatchesWithFailures", u64::from(r.first_failed.is_some())),
-        ],
-    )];
-    for (sink, s) in &r.per_sink {
-        out.push(emf(
-            timestamp_ms,
-            &[("Function", "forward"), ("Sink", sink)],
-            &[
-                ("Deliveries", s.delivered),
-                ("AlreadyDelivered", s.already_delivered),
-                ("DeliveryFailures", s.failed),
-                ("DeliveryFailuresRetryable", s.failed_retryable),
-                ("DeliveryFailuresConfig", s.failed_config),
-                ("DeliveryFailuresData", s.failed_data),
-                ("DeliveryRetries", s.retries),
-            ],
-        ));
-    }
-    for (sev, n) in &r.by_severity {
-        out.push(emf(
-            timestamp_ms,
-            &[("Function", "forward"), ("Severity", sev)],
-            &[("IncidentVersionsForwardable", *n)],
-        ));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use vigil_delivery::SinkStats;
-
-    #[test]
-    fn emf_lines_declare_every_metric_they_carry() {
-        let mut r = BatchReport {
-            records: 3,
-            forwardable: 2,
-            ..Default::default()
-        };
-        r.per_sink.insert(
-            "splunk".into(),
-            SinkStats {
-                delivered: 2,
-                ..Default::default()
-            },
-        );
-        r.by_severity.insert("HIGH".into(), 2);
-        let lines = emf_lines(&r, 1);
-        assert_eq!(lines.len(), 3);
-        for l in &lines {
-            let v: Value = serde_json::from_str(l).unwrap();
-            let m = &v["_aws"]["CloudWatchMetrics"][0];
-            for d in m["Dimensions"][0].as_array().unwrap() {
-                assert!(v[d.as_str().unwrap()].is_string());
-            }
-            for n in m["Metrics"].as_array().unwrap() {
-                assert!(v[n["Name"].as_str().unwrap()].is_number());
-            }
-        }
-        let sink: Value = serde_json::from_str(&lines[1]).unwrap();
-        assert_eq!(
-            (sink["Sink"].as_str(), sink["Deliveries"].as_u64()),
-            (Some("splunk"), Some(2))
-        );
-    }
 }

@@ -35,9 +35,7 @@ async fn main() -> Result<(), Error> {
         emit_metrics: true,
     };
     run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::event::dynamodb::Event>| async move {
-            handle(deps, event).await
-        },
+        move |event: LambdaEvent<serde_json::Value>| async move { handle(deps, event).await },
     ))
     .await
 }

@@ -7,13 +7,13 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vigil_domain::asff::{RecordState, SeverityLabel};
 use vigil_domain::incident::{Incident, IncidentStatus};
 use vigil_domain::FindingRecord;
 
 /// Why an incident version is forwarded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Opened,
@@ -24,12 +24,12 @@ pub enum ChangeKind {
 }
 
 /// What changed between two versions, for the receiver's benefit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub kind: ChangeKind,
     /// Field names that changed (`severity`, `finding_types`, `finding_count`, `status`,
     /// `response_deadline`); empty for `opened`.
-    pub changed: Vec<&'static str>,
+    pub changed: Vec<String>,
 }
 
 /// Decides whether the change from `old` to `new` is forwarded. `None`: not SIEM-relevant
@@ -44,21 +44,22 @@ pub fn classify(old: Option<&Incident>, new: &Incident) -> Option<Change> {
     if new.version <= old.version {
         return None;
     }
-    let mut changed = Vec::new();
+    let mut changed: Vec<String> = Vec::new();
+    let mut push = |f: &str| changed.push(f.to_owned());
     if new.severity != old.severity {
-        changed.push("severity");
+        push("severity");
     }
     if new.finding_types != old.finding_types {
-        changed.push("finding_types");
+        push("finding_types");
     }
     if new.finding_count != old.finding_count {
-        changed.push("finding_count");
+        push("finding_count");
     }
     if new.response_deadline != old.response_deadline {
-        changed.push("response_deadline");
+        push("response_deadline");
     }
     if new.status != old.status {
-        changed.push("status");
+        push("status");
         return Some(Change {
             kind: ChangeKind::StatusChanged,
             changed,
@@ -74,7 +75,7 @@ pub fn classify(old: Option<&Incident>, new: &Incident) -> Option<Change> {
 pub const MAX_TYPES_IN_PAYLOAD: usize = 50;
 
 /// The incident as sent to every sink: bounded in size whatever the incident's size.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentPayload {
     /// `<incident id>:<version>`: receivers drop duplicates on it.
     pub idempotency_key: String,
@@ -109,12 +110,12 @@ pub struct IncidentPayload {
     pub remediation_url: Option<String>,
     /// The incident's most severe recent findings (at most the configured number); the
     /// incident's own counts give the total.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top_findings: Vec<FindingSummary>,
 }
 
 /// One finding, in brief, inside a payload.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FindingSummary {
     pub id: String,
     #[serde(rename = "type")]
@@ -250,7 +251,10 @@ pub(crate) mod tests {
         let c = classify(Some(&old), &new).unwrap();
         assert_eq!(
             (c.kind, c.changed),
-            (ChangeKind::Updated, vec!["severity", "finding_count"])
+            (
+                ChangeKind::Updated,
+                vec!["severity".to_owned(), "finding_count".to_owned()]
+            )
         );
         new.status = IncidentStatus::Resolved;
         assert_eq!(

@@ -67,6 +67,73 @@ impl RetryConfig {
     }
 }
 
+/// The outbox: how versions that could not be delivered at once are retried, across
+/// invocations, until their destination takes them.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// First retry after about this long (full jitter), doubling per failed attempt.
+    #[serde(default = "default_outbox_base")]
+    pub base_delay_secs: u64,
+    /// Retries are never further apart than this.
+    #[serde(default = "default_outbox_max")]
+    pub max_delay_secs: u64,
+    /// A version still undelivered this long after it was queued is dead-lettered (alarmed)
+    /// instead of retried.
+    #[serde(default = "default_outbox_give_up")]
+    pub give_up_after_hours: u64,
+    /// Most due entries one drain run takes.
+    #[serde(default = "default_outbox_batch")]
+    pub drain_batch: usize,
+}
+
+fn default_outbox_base() -> u64 {
+    30
+}
+fn default_outbox_max() -> u64 {
+    900
+}
+fn default_outbox_give_up() -> u64 {
+    24 * 7
+}
+fn default_outbox_batch() -> usize {
+    500
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            base_delay_secs: default_outbox_base(),
+            max_delay_secs: default_outbox_max(),
+            give_up_after_hours: default_outbox_give_up(),
+            drain_batch: default_outbox_batch(),
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The wait before the next attempt of an entry that has failed `attempts` times (from 1),
+    /// given a random number in `[0, 1)`: full jitter over `base * 2^(attempts-1)`, capped,
+    /// never under one second; or the receiver's `Retry-After` when it asks for longer (within
+    /// the cap).
+    pub fn delay(&self, attempts: u32, retry_after: Option<Duration>, jitter: f64) -> Duration {
+        let ceiling = self
+            .base_delay_secs
+            .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+            .min(self.max_delay_secs);
+        let backoff = Duration::from_secs_f64(ceiling as f64 * jitter.clamp(0.0, 1.0))
+            .max(Duration::from_secs(1));
+        match retry_after {
+            Some(after) => backoff.max(after.min(Duration::from_secs(self.max_delay_secs))),
+            None => backoff,
+        }
+    }
+
+    pub fn give_up_after(&self) -> Duration {
+        Duration::from_secs(self.give_up_after_hours * 3600)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
@@ -181,6 +248,32 @@ pub fn next_attempt(cfg: &RetryConfig, attempt: u32, failure: &Failure, jitter: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outbox_retries_back_off_with_jitter_to_a_ceiling_and_honour_retry_after() {
+        let c = OutboxConfig::default();
+        assert_eq!(
+            c.delay(1, None, 0.0),
+            Duration::from_secs(1),
+            "never under a second"
+        );
+        assert_eq!(
+            c.delay(1, None, 0.999_999),
+            Duration::from_secs_f64(30.0 * 0.999_999)
+        );
+        assert!(c.delay(3, None, 0.999_999) <= Duration::from_secs(120));
+        assert!(c.delay(30, None, 0.999_999) <= Duration::from_secs(900));
+        assert_eq!(
+            c.delay(1, Some(Duration::from_secs(300)), 0.1),
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            c.delay(1, Some(Duration::from_secs(99_999)), 0.1),
+            Duration::from_secs(900),
+            "capped"
+        );
+        assert_eq!(c.give_up_after(), Duration::from_secs(7 * 24 * 3600));
+    }
 
     #[test]
     fn statuses_are_classified_like_mature_clients_do() {

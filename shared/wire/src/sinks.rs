@@ -25,7 +25,7 @@
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::retry::RetryConfig;
+use crate::retry::{OutboxConfig, RetryConfig};
 use crate::syslog_message::DEFAULT_PEN;
 
 #[derive(Debug, Error)]
@@ -280,8 +280,12 @@ impl SinkConfig {
 #[serde(deny_unknown_fields)]
 pub struct SinksConfig {
     pub sinks: Vec<SinkConfig>,
+    /// Retries inside one invocation, before a version goes to the outbox.
     #[serde(default)]
     pub retry: RetryConfig,
+    /// Retries of queued versions across invocations.
+    #[serde(default)]
+    pub outbox: OutboxConfig,
     /// How many of an incident's most recent findings a payload lists (and HEC `raw_findings`
     /// sends).
     #[serde(default = "default_top_findings")]
@@ -408,6 +412,23 @@ impl SinksConfig {
             120,
         )?;
         check_range("retry", "park_secs", r.park_secs, 1, 3600)?;
+        let o = &self.outbox;
+        check_range("outbox", "base_delay_secs", o.base_delay_secs, 1, 3600)?;
+        check_range(
+            "outbox",
+            "max_delay_secs",
+            o.max_delay_secs,
+            o.base_delay_secs,
+            6 * 3600,
+        )?;
+        check_range(
+            "outbox",
+            "give_up_after_hours",
+            o.give_up_after_hours,
+            1,
+            24 * 30,
+        )?;
+        check_range("outbox", "drain_batch", o.drain_batch as u64, 1, 10_000)?;
         if self.top_findings > 100 {
             return Err(invalid("top_findings", "at most 100"));
         }

@@ -142,9 +142,10 @@ async fn hec_5xx_busy_and_timeouts_are_retried_and_delivered_once() {
 }
 
 #[tokio::test]
-async fn hec_retry_after_is_honoured_or_the_record_fails_for_lambda_to_retry() {
+async fn hec_retry_after_is_honoured_or_the_version_waits_in_the_outbox_that_long() {
     let hec = Hec::start(TOKEN).await;
-    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    let ledger = Arc::new(MemoryLedger::default());
+    let d = deps(&hec_yaml(&hec.url(), ""), ledger.clone());
     hec.fault(Fault::TooMany {
         retry_after_secs: 1,
     });
@@ -155,32 +156,51 @@ async fn hec_retry_after_is_honoured_or_the_record_fails_for_lambda_to_retry() {
     assert!(t.elapsed() >= Duration::from_secs(1), "waited as asked");
     assert_eq!(hec.incident_keys().len(), 1);
 
-    // Longer than the configured maximum (30 s): no waiting, the record fails now.
+    // Longer than the invocation may wait (30 s): no waiting; both versions go to the outbox,
+    // due when the receiver asked (within the outbox's 15-minute ceiling).
     hec.fault(Fault::TooMany {
         retry_after_secs: 3600,
     });
     let recs = records_from(10, 2);
+    let now = chrono::Utc::now();
     let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "queued durably: the stream moves on");
+    let s = &r.per_sink["splunk"];
+    assert_eq!((s.failed_retryable, s.queued), (2, 2));
+    let waiting = ledger.outbox();
+    assert_eq!(waiting.len(), 2);
+    assert!(waiting
+        .iter()
+        .all(|e| e.next_attempt_at >= now + chrono::Duration::seconds(899)));
+    // Not due yet: a drain now sends nothing; when due, both go.
+    let before = hec.with(|s| s.requests);
     assert_eq!(
-        r.first_failed.as_deref(),
-        recs[0].change.sequence_number.as_deref()
+        forward::drain(&d, chrono::Utc::now(), None, "t").await.due,
+        0
     );
-    assert_eq!(r.per_sink["splunk"].failed_retryable, 2);
+    assert_eq!(hec.with(|s| s.requests), before);
+    let r = forward::drain(&d, now + chrono::Duration::minutes(16), None, "t").await;
+    assert_eq!(r.per_sink["splunk"].delivered, 2, "{r:?}");
+    assert_eq!(hec.incident_keys().len(), 3);
+    assert!(ledger.outbox().is_empty());
 }
 
 #[tokio::test]
-async fn a_bad_event_in_a_batch_is_isolated_and_the_others_are_indexed() {
+async fn a_bad_event_is_dead_lettered_alone_and_the_others_are_indexed() {
     let hec = Hec::start(TOKEN).await;
-    let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
+    let ledger = Arc::new(MemoryLedger::default());
+    let d = deps(&hec_yaml(&hec.url(), ""), ledger.clone());
     let mut recs = records(5);
-    recs[2] = incident_record(&synthetic_incident("POISON pill", 2, 1), None, 102);
+    let poison = synthetic_incident("POISON pill", 2, 1);
+    recs[2] = incident_record(&poison, None, 102);
     let r = forward::process(&d, &event(&recs), None).await;
     let s = &r.per_sink["splunk"];
-    assert_eq!((s.delivered, s.failed_data), (4, 1), "{r:?}");
     assert_eq!(
-        r.first_failed.as_deref(),
-        recs[2].change.sequence_number.as_deref()
+        (s.delivered, s.failed_data, s.dead_lettered),
+        (4, 1, 1),
+        "{r:?}"
     );
+    assert_eq!(r.first_failed, None, "nothing for the stream to retry");
     let keys = keys_of(&recs);
     assert_eq!(
         hec.incident_keys(),
@@ -191,6 +211,23 @@ async fn a_bad_event_in_a_batch_is_isolated_and_the_others_are_indexed() {
             keys[4].clone()
         ]
     );
+    // Set aside with its reason, and settled, so a later version of it goes on.
+    use vigil_domain::ports::DeliveryLedger;
+    let dead = ledger.dead_letters(10).await.unwrap();
+    assert_eq!((dead.len(), dead[0].version), (1, 1));
+    assert!(dead[0].reason.contains("rejected"), "{}", dead[0].reason);
+    assert_eq!(ledger.get(&poison.id, "splunk"), Some(1));
+    let mut v2 = poison.clone();
+    v2.version = 2;
+    v2.title = "fixed".into();
+    v2.finding_count = 2;
+    let r = forward::process(
+        &d,
+        &event(&[incident_record(&v2, Some(&poison), 103)]),
+        None,
+    )
+    .await;
+    assert_eq!(r.per_sink["splunk"].delivered, 1, "{r:?}");
 }
 
 #[tokio::test]
@@ -233,7 +270,7 @@ async fn a_rotated_token_is_re_read_and_a_revoked_one_parks_the_sink_without_ham
     assert_eq!(r.first_failed, None, "{r:?}");
     assert_eq!(hec.incident_keys().len(), 2);
 
-    // Revocation: a config error, one refresh, then the sink is parked: the next batch fails
+    // Revocation: a config error, one refresh, then the sink is parked: the next batch queues
     // without a request.
     hec.with(|s| s.revoked = true);
     let recs = vec![incident_record(
@@ -249,14 +286,25 @@ async fn a_rotated_token_is_re_read_and_a_revoked_one_parks_the_sink_without_ham
         2,
         "the original try and one after refresh"
     );
-    let r = forward::process(&d, &event(&recs), None).await;
-    assert_eq!(r.per_sink["splunk"].failed_config, 1);
+    assert_eq!(r.first_failed, None);
+    assert_eq!(r.per_sink["splunk"].queued, 1);
+    let more = vec![incident_record(
+        &synthetic_incident("while revoked", 9, 1),
+        None,
+        9,
+    )];
+    let r = forward::process(&d, &event(&more), None).await;
+    assert_eq!(
+        (r.per_sink["splunk"].queued, r.per_sink["splunk"].failed),
+        (1, 0),
+        "parked: queued without a request"
+    );
     assert_eq!(
         hec.with(|s| s.requests) - before,
         2,
         "parked: not called again"
     );
-    assert!(r.first_failed.is_some());
+    assert_eq!(r.first_failed, None);
 
     drop(_guard);
     let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
@@ -302,7 +350,13 @@ async fn hec_indexer_acknowledgement_is_polled_until_confirmed() {
     // Without `ack` configured, a token that requires it is a configuration error.
     let d = deps(&hec_yaml(&hec.url(), ""), Arc::default());
     let r = forward::process(&d, &event(&records(1)), None).await;
-    assert_eq!(r.per_sink["splunk"].failed_config, 1);
+    assert_eq!(
+        (
+            r.per_sink["splunk"].failed_config,
+            r.per_sink["splunk"].queued
+        ),
+        (1, 1)
+    );
 }
 
 #[tokio::test]
@@ -316,25 +370,37 @@ async fn webhooks_are_signed_verified_and_one_failing_sink_does_not_block_the_ot
     );
     let ledger = Arc::new(MemoryLedger::default());
     let d = deps(&yaml, ledger.clone());
-    // HEC is down for longer than one invocation's attempts.
+    // HEC is down for longer than one invocation's attempts: its versions wait in the outbox.
     for _ in 0..3 {
         hec.fault(Fault::Status(503));
     }
     let recs = records(4);
     let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.per_sink["soar"].delivered, 4);
-    assert_eq!(r.per_sink["splunk"].failed, 4);
     assert_eq!(
-        r.first_failed.as_deref(),
-        recs[0].change.sequence_number.as_deref()
+        (r.per_sink["splunk"].failed, r.per_sink["splunk"].queued),
+        (4, 4)
     );
-    // Lambda retries the batch: only HEC is sent to.
-    let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.first_failed, None);
+    // A retried batch sends nothing again; the drain delivers to HEC alone.
+    let r = forward::process(&d, &event(&recs), None).await;
     assert_eq!(r.per_sink["soar"].already_delivered, 4);
-    assert_eq!(r.per_sink["splunk"].delivered, 4);
+    assert_eq!(r.per_sink["splunk"].queued, 4, "queued behind: idempotent");
+    let r = forward::drain(
+        &d,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        None,
+        "t",
+    )
+    .await;
+    assert_eq!(r.per_sink["splunk"].delivered, 4, "{r:?}");
     assert_eq!(hook.keys(), keys_of(&recs), "each exactly once");
-    assert_eq!(hec.incident_keys(), keys_of(&recs));
+    // (the drain goes by due time: across incidents the order is not the stream's)
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(hec.incident_keys()), sorted(keys_of(&recs)));
     assert_eq!(hook.with(|s| s.rejected), 0);
     let body = hook.with(|s| s.accepted[0].1.clone());
     assert_eq!(body["idempotency_key"], keys_of(&recs)[0]);
@@ -549,9 +615,10 @@ async fn syslog_leef_and_mutual_tls() {
         1,
     )];
     let r = forward::process(&d, &event(&recs), None).await;
-    assert!(
-        r.first_failed.is_some(),
-        "delivered without a client certificate"
+    assert_eq!(
+        (r.per_sink["siem"].delivered, r.per_sink["siem"].queued),
+        (0, 1),
+        "delivered without a client certificate: {r:?}"
     );
     let with_cert = format!(
         "sinks:\n  - {{type: syslog, name: siem, host: 127.0.0.1, port: {}, format: leef, tls: {{ca_pem: \"{ca}\", ca_only: true, client_identity: {{value: \"{id}\"}}}}}}",
@@ -617,62 +684,211 @@ async fn versions_of_one_incident_reach_a_sink_in_order_even_across_failures() {
         incident_record(&v2, Some(&v1), 2),
         incident_record(&v3, Some(&v2), 3),
     ];
-    // Version 1 fails on HEC for the whole invocation: 2 and 3 are held back for HEC only.
+    // Version 1 fails on HEC for the whole invocation: 2 and 3 queue behind it, for HEC only.
     for _ in 0..3 {
         hec.fault(Fault::Status(500));
     }
     let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    let s = &r.per_sink["splunk"];
     assert_eq!(
-        r.first_failed.as_deref(),
-        recs[0].change.sequence_number.as_deref()
+        (s.failed, s.queued),
+        (1, 3),
+        "one failure; 2 and 3 queued behind it"
     );
-    assert_eq!(r.per_sink["splunk"].failed, 3);
     assert_eq!(hec.with(|s| s.requests), 3, "only version 1 was tried");
     assert_eq!(r.per_sink["soar"].delivered, 3);
-    let r = forward::process(&d, &event(&recs), None).await;
-    assert_eq!(r.first_failed, None);
-    assert_eq!(hec.incident_keys(), keys_of(&recs), "in version order");
-    assert_eq!(hook.keys(), keys_of(&recs), "exactly once");
+    // A later batch with version 4 queues behind them too.
+    let mut v4 = v3.clone();
+    v4.version = 4;
+    v4.finding_count = 3;
+    let r4 = vec![incident_record(&v4, Some(&v3), 4)];
+    let r = forward::process(&d, &event(&r4), None).await;
+    assert_eq!(r.per_sink["splunk"].queued, 1);
+    assert_eq!(hec.with(|s| s.requests), 3);
+    let r = forward::drain(
+        &d,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        None,
+        "t",
+    )
+    .await;
+    assert_eq!(r.per_sink["splunk"].delivered, 4, "{r:?}");
+    let mut all = recs.clone();
+    all.extend(r4);
+    assert_eq!(hec.incident_keys(), keys_of(&all), "in version order");
+    assert_eq!(hook.keys(), keys_of(&all), "exactly once");
 }
 
+/// Redriving old stream records never sends a version after a later one: a version a sink
+/// has settled past is skipped.
 #[tokio::test]
-async fn a_redrive_re_sends_a_version_the_sink_skipped_past_but_a_normal_run_does_not() {
+async fn an_older_version_is_never_sent_after_a_newer_one() {
     let hook = WebhookReceiver::start(WHSEC).await;
     let yaml = format!(
         "sinks:\n  - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}",
         hook.url()
     );
     let ledger = Arc::new(MemoryLedger::default());
-    let v1 = synthetic_incident("skipped past", 90, 1);
+    let v1 = synthetic_incident("superseded", 90, 1);
     let mut v2 = v1.clone();
     v2.version = 2;
     v2.finding_count = 2;
-    // Version 1 failed until Lambda gave up on it; version 2 was delivered later.
-    vigil_domain::ports::DeliveryLedger::record(ledger.as_ref(), &v1.id, "soar", 2)
-        .await
-        .unwrap();
-    let recs = vec![incident_record(&v1, None, 1)];
     let d = deps(&yaml, ledger.clone());
-    let r = forward::process(&d, &event(&recs), None).await;
-    assert_eq!(r.per_sink["soar"].already_delivered, 1, "a replay skips it");
-    let cfg = SinksConfig::parse(&format!("{yaml}\n{FAST_RETRY}\n")).unwrap();
-    let redrive = Deps {
-        dispatcher: Dispatcher::new(&cfg, &Secrets::local(), ledger.clone(), None)
-            .unwrap()
-            .resending_superseded(),
-        cleanup: None,
-        emit_metrics: false,
-    };
-    let r = forward::process(&redrive, &event(&recs), None).await;
-    assert_eq!(r.per_sink["soar"].delivered, 1, "the redrive sends it");
-    assert_eq!(hook.keys(), keys_of(&recs));
+    let r = forward::process(&d, &event(&[incident_record(&v2, Some(&v1), 2)]), None).await;
+    assert_eq!(r.per_sink["soar"].delivered, 1);
+    let r = forward::process(&d, &event(&[incident_record(&v1, None, 1)]), None).await;
+    assert_eq!(r.per_sink["soar"].already_delivered, 1, "skipped");
+    assert_eq!(hook.keys(), vec![format!("{}:2", v1.id)]);
     assert_eq!(ledger.get(&v1.id, "soar"), Some(2), "never lowered");
-    // An exactly recorded version is not re-sent by a redrive.
-    let r = forward::process(
-        &redrive,
-        &event(&[incident_record(&v2, Some(&v1), 2)]),
-        None,
-    )
-    .await;
-    assert_eq!(r.per_sink["soar"].already_delivered, 1);
+}
+
+/// One step of a simulated day for the outbox property below.
+#[derive(Debug, Clone)]
+enum Step {
+    /// The next `n` stream records reach the forwarder; HEC is `down` during the batch.
+    Batch { n: usize, down: bool },
+    /// A scheduled drain, `minutes` later; HEC is `down` during it.
+    Drain { minutes: i64, down: bool },
+    /// Two drains at the same time (overlapping scheduler runs).
+    TwoDrains { minutes: i64 },
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (1usize..4, any::<bool>()).prop_map(|(n, down)| Step::Batch { n, down }),
+        (1i64..120, any::<bool>()).prop_map(|(minutes, down)| Step::Drain { minutes, down }),
+        (1i64..120).prop_map(|minutes| Step::TwoDrains { minutes }),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    /// Whatever HEC does and whenever drains run (overlapping too), every version of every
+    /// incident reaches it exactly once and in version order, except the ones it rejects as
+    /// bad data, which are dead-lettered alone; the stream never has to retry.
+    #[test]
+    fn every_version_arrives_once_in_order_whatever_fails_and_whenever_drains_run(
+        incidents in 1u32..4,
+        versions in 1u64..5,
+        poison in proptest::collection::vec(proptest::prelude::any::<bool>(), 16),
+        steps in proptest::collection::vec(step(), 1..14),
+        seed in proptest::prelude::any::<u64>(),
+    ) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            use rand::{seq::SliceRandom, SeedableRng};
+            let hec = Hec::start(TOKEN).await;
+            let ledger = Arc::new(MemoryLedger::default());
+            let d = deps(&hec_yaml(&hec.url(), ""), ledger.clone());
+            // Each incident's versions, interleaved in a random stream order that keeps each
+            // incident's own order (as a shard does).
+            let mut lanes: Vec<Vec<aws_lambda_events::event::dynamodb::EventRecord>> = Vec::new();
+            let mut expected: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+            let mut seq = 1000u64;
+            for i in 0..incidents {
+                let base = synthetic_incident(&format!("lane {i}"), 200 + i, 1);
+                let mut prev: Option<vigil_domain::Incident> = None;
+                let mut lane = Vec::new();
+                for v in 1..=versions {
+                    let mut inc = base.clone();
+                    inc.version = v;
+                    inc.finding_count = v;
+                    let bad = poison[((i as u64) * versions + v) as usize % poison.len()];
+                    if bad {
+                        inc.title = format!("POISON {i} {v}");
+                    } else {
+                        expected.entry(inc.id.clone()).or_default().push(v);
+                    }
+                    seq += 1;
+                    lane.push(incident_record(&inc, prev.as_ref(), seq));
+                    prev = Some(inc);
+                }
+                lanes.push(lane);
+            }
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut order: Vec<usize> = lanes
+                .iter()
+                .enumerate()
+                .flat_map(|(i, l)| std::iter::repeat_n(i, l.len()))
+                .collect();
+            order.shuffle(&mut rng);
+            let mut cursors = vec![0usize; lanes.len()];
+            let stream: Vec<_> = order
+                .into_iter()
+                .map(|i| {
+                    cursors[i] += 1;
+                    lanes[i][cursors[i] - 1].clone()
+                })
+                .collect();
+
+            let down = |on: bool| {
+                hec.with(|s| s.faults.clear());
+                if on {
+                    for _ in 0..1000 {
+                        hec.fault(Fault::Status(503));
+                    }
+                }
+            };
+            let mut at = 0usize;
+            let mut clock = chrono::Utc::now();
+            for s in steps {
+                match s {
+                    Step::Batch { n, down: off } => {
+                        down(off);
+                        let end = (at + n).min(stream.len());
+                        let r = forward::process(&d, &event(&stream[at..end]), None).await;
+                        assert_eq!(r.first_failed, None, "{r:?}");
+                        at = end;
+                    }
+                    Step::Drain { minutes, down: off } => {
+                        down(off);
+                        clock += chrono::Duration::minutes(minutes);
+                        forward::drain(&d, clock, None, "a").await;
+                    }
+                    Step::TwoDrains { minutes } => {
+                        down(false);
+                        clock += chrono::Duration::minutes(minutes);
+                        let (a, b) = tokio::join!(
+                            forward::drain(&d, clock, None, "a"),
+                            forward::drain(&d, clock, None, "b")
+                        );
+                        // Each sink was drained by one of them at most.
+                        for sink in &a.drained_sinks {
+                            assert!(!b.drained_sinks.contains(sink), "{sink} drained twice");
+                        }
+                    }
+                }
+            }
+            // The rest of the stream, HEC healthy again, then the schedule runs for a while.
+            down(false);
+            let r = forward::process(&d, &event(&stream[at..]), None).await;
+            assert_eq!(r.first_failed, None);
+            for h in 1..30 {
+                let r = forward::drain(&d, clock + chrono::Duration::hours(h), None, "a").await;
+                if r.pending == 0 {
+                    break;
+                }
+            }
+            let mut got: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+            for k in hec.incident_keys() {
+                let (id, v) = k.rsplit_once(':').unwrap();
+                got.entry(id.to_owned()).or_default().push(v.parse().unwrap());
+            }
+            assert_eq!(got, expected, "per incident, in order, once");
+            assert!(ledger.outbox().is_empty(), "{:?}", ledger.outbox());
+            let dead = vigil_domain::ports::DeliveryLedger::dead_letters(ledger.as_ref(), 100)
+                .await
+                .unwrap()
+                .len();
+            let poisoned = (incidents as usize) * (versions as usize)
+                - expected.values().map(Vec::len).sum::<usize>();
+            assert_eq!(dead, poisoned, "each rejected version dead-lettered, alone");
+        });
+    }
 }

@@ -11,13 +11,15 @@ use ingest::process;
 use vigil_aws_dynamodb::{DynamoFindings, DynamoLedger, DynamoStore};
 use vigil_aws_streams::{stream_arn, StreamPoller};
 use vigil_delivery::{Dispatcher, Secrets};
-use vigil_domain::ports::DeliveryLedger;
 use vigil_domain::Settings;
 use vigil_e2e::receivers::hec::Hec;
 use vigil_e2e::receivers::rsyslog::{self, Rsyslog};
 use vigil_e2e::receivers::webhook::WebhookReceiver;
 use vigil_e2e::receivers::{pki, Fault};
-use vigil_e2e::{ddb_endpoint, example_runbook, fixture_events, fresh_store, streams_client, Esm};
+use vigil_e2e::{
+    ddb_endpoint, drain_until_empty, example_runbook, fixture_events, fresh_store, streams_client,
+    Esm,
+};
 use vigil_wire::sinks::SinksConfig;
 
 const TOKEN: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -106,9 +108,9 @@ impl Sinks {
         }
     }
 
-    fn deps(&self, store: &DynamoStore) -> forward::Deps {
+    fn yaml(&self) -> String {
         let ca = self.pki.ca_pem.replace('\n', "\\n");
-        let yaml = format!(
+        format!(
             r#"sinks:
   - {{type: hec, name: splunk, url: '{}', allow_http: true, raw_findings: true, token: {{value: '{TOKEN}'}}}}
   - {{type: webhook, name: soar, url: '{}', allow_http: true, secret: {{value: '{WHSEC}'}}}}
@@ -120,8 +122,11 @@ retry: {{attempts: 3, base_delay_ms: 1, max_delay_ms: 5}}
             self.hook.url(),
             self.syslog_port,
             self.file.path().display()
-        );
-        let cfg = SinksConfig::parse(&yaml).unwrap();
+        )
+    }
+
+    fn deps(&self, store: &DynamoStore) -> forward::Deps {
+        let cfg = SinksConfig::parse(&self.yaml()).unwrap();
         let ddb = store.client().clone();
         forward::Deps {
             dispatcher: Dispatcher::new(
@@ -161,10 +166,16 @@ async fn assert_ledger(store: &DynamoStore, latest: &BTreeMap<String, u64>) {
         chrono::Duration::days(1),
     );
     let ids: Vec<String> = latest.keys().cloned().collect();
-    let got = ledger.delivered(&ids).await.unwrap();
+    let got = vigil_domain::ports::DeliveryLedger::states(&ledger, &ids)
+        .await
+        .unwrap();
     for (id, v) in latest {
         for sink in ["splunk", "soar", "arcsight", "local"] {
-            assert_eq!(got[id].get(sink), Some(v), "{id} on {sink}");
+            assert_eq!(
+                got[id].get(sink).map(|s| s.settled),
+                Some(*v),
+                "{id} on {sink}"
+            );
         }
     }
 }
@@ -233,54 +244,110 @@ async fn every_incident_version_on_the_real_stream_reaches_every_sink_exactly_on
     assert_eq!(sinks.hook.keys().len(), want.len());
 }
 
+/// The no-operator guarantee: sinks down for longer than the stream's whole retry budget
+/// receive every version, in order, once they are back, with no command run; the healthy
+/// sinks get each version once; the stream never stalls.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sinks_down_for_a_while_lose_nothing_and_healthy_sinks_get_no_duplicates() {
+async fn sinks_down_longer_than_the_stream_retries_get_every_version_in_order_with_no_command() {
     let Some(ep) = ddb_endpoint() else { return };
     let Some(bin) = rsyslog::binary() else { return };
     let (store, records) = ingested(&ep, "fwd-down").await;
     let (want, latest) = forwardable(&records);
 
     let sinks = Sinks::start().await;
-    // HEC answers 503 "busy" to its next 10 requests; the syslog receiver is not up yet.
-    for _ in 0..10 {
+    // HEC answers 503 "busy" to everything; the syslog receiver is not up at all.
+    for _ in 0..100_000 {
         sinks.hec.fault(Fault::Busy);
     }
     let deps = sinks.deps(&store);
     let mut esm = Esm::default();
-    let mut rs = None;
-    let mut failed_batches = 0;
     while let Some(r) = esm.step(&deps, &records, 7).await {
-        if r.first_failed.is_some() {
-            failed_batches += 1;
-        }
-        if esm.invocations == 4 {
-            rs = Some(Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await);
-        }
+        assert_eq!(
+            r.first_failed, None,
+            "queued durably, the shard moves on: {r:?}"
+        );
         assert!(esm.invocations < 100, "no progress: {r:?}");
     }
-    assert!(failed_batches >= 3, "{failed_batches} batches failed");
-    let rs = rs.expect("syslog receiver started");
+    assert_eq!(
+        esm.invocations,
+        records.len().div_ceil(7),
+        "each batch once: no stream retries at all"
+    );
+    // The schedule's drains while they are still down: rescheduled with backoff, nothing lost.
+    let r = forward::drain(
+        &deps,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        None,
+        "t",
+    )
+    .await;
+    assert!(r.per_sink["splunk"].rescheduled > 0, "{r:?}");
+    assert_eq!(sinks.hec.incident_keys().len(), 0);
+
+    // Hours later both are back; the next scheduled drains deliver everything.
+    sinks.hec.with(|s| s.faults.clear());
+    let rs = Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await;
+    let reports = drain_until_empty(&deps, 3).await;
+    assert!(reports.iter().all(|r| !r.incomplete), "{reports:?}");
     let syslog: Vec<String> = rs
         .wait_for(want.len())
         .await
         .iter()
         .map(|m| sd_key(m["sd"].as_str().unwrap()))
         .collect();
-    // Nothing lost anywhere; the healthy sinks saw each version exactly once even though
-    // their batches were retried.
-    assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()), "webhook");
-    assert_eq!(sorted(sinks.file_keys()), sorted(want.clone()), "file");
     assert_eq!(
-        sorted(sinks.hec.incident_keys()),
+        sorted(sinks.hook.keys()),
         sorted(want.clone()),
-        "HEC"
+        "webhook, once each"
     );
-    assert_eq!(sorted(syslog), sorted(want.clone()), "syslog");
+    assert_eq!(
+        sorted(sinks.file_keys()),
+        sorted(want.clone()),
+        "file, once each"
+    );
+    let hec = sinks.hec.incident_keys();
+    assert_eq!(
+        sorted(hec.clone()),
+        sorted(want.clone()),
+        "HEC, every version once"
+    );
+    assert_eq!(
+        sorted(syslog.clone()),
+        sorted(want.clone()),
+        "syslog, every version once"
+    );
+    for (sink, keys) in [("HEC", &hec), ("syslog", &syslog)] {
+        assert_in_version_order(sink, keys);
+    }
     assert_ledger(&store, &latest).await;
+    let ledger = DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    );
+    let far = chrono::Utc::now() + chrono::Duration::days(30);
+    assert!(
+        vigil_domain::ports::DeliveryLedger::due(&ledger, far, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the outbox is empty"
+    );
+}
+
+/// Per incident, versions arrived in increasing order.
+fn assert_in_version_order(sink: &str, keys: &[String]) {
+    let mut last: BTreeMap<&str, u64> = BTreeMap::new();
+    for k in keys {
+        let (id, v) = k.rsplit_once(':').unwrap();
+        let v: u64 = v.parse().unwrap();
+        let prev = last.insert(id, v).unwrap_or(0);
+        assert!(v > prev, "{sink}: {id} version {v} after {prev}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_catch_up_fills_gaps(
+async fn records_the_stream_gave_up_on_are_redriven_from_the_on_failure_message_and_catch_up_fills_gaps(
 ) {
     let Some(ep) = ddb_endpoint() else { return };
     let Some(bin) = rsyslog::binary() else { return };
@@ -288,25 +355,35 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
     let (want, latest) = forwardable(&records);
     let sinks = Sinks::start().await;
     let _rs = Rsyslog::start_on(&bin, &sinks.pki, false, sinks.syslog_port).await;
-    // The webhook receiver rejects everything for now (503): the event source mapping would
-    // retry and then give up, writing an on-failure message with the batch's range.
-    for _ in 0..10_000 {
-        sinks.hook.fault(Fault::Busy);
-    }
+    // The table fails the forwarder's writes (delivery state, outbox) for longer than the
+    // event source mapping retries: it gives up and writes an on-failure message.
     let deps = sinks.deps(&store);
-    let mut event = aws_lambda_events::event::dynamodb::Event::default();
-    event.records = records.clone();
-    let r = forward::process(&deps, &event, None).await;
-    assert!(r.first_failed.is_some());
-    assert_eq!(r.per_sink["soar"].delivered, 0);
-    assert_eq!(r.per_sink["splunk"].delivered as usize, want.len());
-
-    // `vigil redrive` builds its forwarder this way.
-    let deps = forward::Deps {
-        dispatcher: deps.dispatcher.resending_superseded(),
+    let flaky = Arc::new(vigil_e2e::FlakyLedger::new(Arc::new(DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    ))));
+    let yaml = sinks.yaml();
+    let cfg = SinksConfig::parse(&yaml).unwrap();
+    let flaky_deps = forward::Deps {
+        dispatcher: Dispatcher::new(&cfg, &Secrets::local(), flaky.clone(), None).unwrap(),
         cleanup: None,
         emit_metrics: false,
     };
+    flaky.fail(true);
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = records.clone();
+    let r = forward::process(&flaky_deps, &event, None).await;
+    let first_incident = records
+        .iter()
+        .find(|r| matches!(decode(r).outcome, RecordOutcome::Forward(_)))
+        .and_then(|r| r.change.sequence_number.clone());
+    assert_eq!(
+        r.first_failed, first_incident,
+        "the first incident record is not durable: {r:?}"
+    );
+    assert!(r.per_sink.values().all(|s| s.store_errors > 0), "{r:?}");
+
     let streams = streams_client(&ep);
     let arn = stream_arn(store.client(), store.table()).await.unwrap();
     let shard = streams
@@ -334,32 +411,30 @@ async fn records_lambda_gave_up_on_are_redriven_from_the_on_failure_message_and_
             "streamArn": arn}
     })
     .to_string();
-    // Still down: the redrive fails and says so.
-    let r = vigil::redrive::redrive_message(&deps, &streams, &message)
+    // Still failing: the redrive fails and says so.
+    let r = vigil::redrive::redrive_message(&flaky_deps, &streams, &message)
         .await
         .unwrap();
     assert!(r.first_failed.is_some());
-    // The receiver recovers; the redrive delivers to it alone.
-    sinks.hook.with(|s| s.faults.clear());
-    let r = vigil::redrive::redrive_message(&deps, &streams, &message)
+    // The table recovers; the redrive records everything. The sinks got versions whose
+    // delivery could not be recorded: they get those again (same keys).
+    flaky.fail(false);
+    let r = vigil::redrive::redrive_message(&flaky_deps, &streams, &message)
         .await
         .unwrap();
     assert_eq!(r.first_failed, None, "{r:?}");
-    assert_eq!(sorted(sinks.hook.keys()), sorted(want.clone()));
-    // HEC has every version already; a redrive cannot tell an earlier version it skipped past
-    // from one it got, so earlier versions go again (same keys: the receiver drops them).
-    let superseded = want.len() - latest.len();
-    assert_eq!(r.per_sink["splunk"].delivered as usize, superseded);
-    assert_eq!(
-        r.per_sink["splunk"].already_delivered as usize,
-        latest.len()
-    );
-    let mut hec_keys = sinks.hec.incident_keys();
-    // (once per redrive: the first one, while the webhook was down, re-sent them too)
-    assert_eq!(hec_keys.len(), want.len() + 2 * superseded);
-    hec_keys.sort();
-    hec_keys.dedup();
-    assert_eq!(hec_keys, sorted(want.clone()));
+    let mut got = sinks.hook.keys();
+    got.sort();
+    got.dedup();
+    assert_eq!(got, sorted(want.clone()));
+    assert_ledger(&store, &latest).await;
+    // Now every version is settled: replaying the range again sends nothing.
+    let before = sinks.hook.keys().len();
+    let r = vigil::redrive::redrive_message(&deps, &streams, &message)
+        .await
+        .unwrap();
+    assert!(r.per_sink.values().all(|s| s.delivered == 0), "{r:?}");
+    assert_eq!(sinks.hook.keys().len(), before);
 
     // A sink added later (or one whose records aged out of the stream) gets each incident's
     // current version from `catch-up`; the others get nothing.

@@ -143,6 +143,31 @@ fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item
         pattern["eventName"],
         serde_json::json!(["INSERT", "MODIFY"])
     );
+    // An incident's removal (TTL) too, by its key prefix: its finding records go with it.
+    let removal: serde_json::Value =
+        serde_json::from_str(&s(&ev["FilterCriteria"]["Filters"][1]["Pattern"])).unwrap();
+    assert_eq!(removal["eventName"], serde_json::json!(["REMOVE"]));
+    let prefix = removal["dynamodb"]["Keys"]["pk"]["S"][0]["prefix"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        prefix,
+        &vigil_aws_dynamodb::items::incident_pk("")[..],
+        "the key prefix the store writes"
+    );
+    // The outbox drain: every minute, with the input the handler recognises.
+    let drain = &f["Events"]["OutboxDrain"]["Properties"];
+    assert_eq!(s(&drain["ScheduleExpression"]), "rate(1 minute)");
+    let input: serde_json::Value = serde_json::from_str(&s(&drain["Input"])).unwrap();
+    assert!(matches!(
+        forward::trigger(input),
+        Ok(forward::Trigger::Drain)
+    ));
+    // Stream failures only when the table fails: retried for the stream's whole retention.
+    assert_eq!(
+        t["Parameters"]["ForwardMaximumRetryAttempts"]["Default"].as_i64(),
+        Some(-1)
+    );
     // The environment the code reads.
     let env = &f["Environment"]["Variables"];
     for k in ["TABLE_NAME", "VIGIL_SINKS", "VIGIL_INCIDENT_RETENTION_DAYS"] {
@@ -157,7 +182,7 @@ fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item
 fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
     let t = template();
     let f = &t["Resources"]["IngestFunction"]["Properties"];
-    let stmts = f["Policies"][0]["Statement"].as_sequence().unwrap();
+    let stmts = role_statements(&t, "IngestRole");
     let table = stmts
         .iter()
         .find(|st| s(&st["Sid"]) == "IncidentsTableAccess")
@@ -174,6 +199,22 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
         .map(|x| x.to_string())
         .collect();
     assert_eq!(actions, want);
+    // Its own item kinds only: finding records, heads, incidents (the store's prefixes).
+    let keys: BTreeSet<String> = table["Condition"]["ForAllValues:StringLike"]
+        ["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    let want: BTreeSet<String> = [
+        vigil_aws_dynamodb::items::finding_pk("*"),
+        vigil_aws_dynamodb::items::head_pk("*"),
+        vigil_aws_dynamodb::items::incident_pk("*"),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, want);
     let events = &f["Events"];
     let imported = &events["SecurityHubFindings"]["Properties"]["Pattern"];
     assert_eq!(
@@ -193,6 +234,52 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
     // The default record states keep ARCHIVED (how incidents learn a finding went away).
     let states = s(&t["Parameters"]["ImportedRecordStates"]["Default"]);
     assert!(states.contains("ARCHIVED"), "{states}");
+}
+
+fn role_statements(t: &Yaml, role: &str) -> Vec<Yaml> {
+    t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap()
+        .clone()
+}
+
+/// No function role carries a managed policy, and nothing but X-Ray and ListStreams (which
+/// have no resource-level permissions) is granted on `*`; the stream is read by ARN.
+#[test]
+fn function_roles_are_scoped_and_carry_no_managed_policies() {
+    let t = template();
+    for (function, role) in [
+        ("IngestFunction", "IngestRole"),
+        ("ForwardFunction", "ForwardRole"),
+    ] {
+        let f = &t["Resources"][function]["Properties"];
+        assert!(
+            f["Policies"].is_null(),
+            "{function}: SAM would add managed policies"
+        );
+        assert!(!f["Role"].is_null(), "{function} has its own role");
+        let r = &t["Resources"][role]["Properties"];
+        assert!(r["ManagedPolicyArns"].is_null(), "{role}");
+        for st in role_statements(&t, role) {
+            if st["Resource"].as_str() == Some("*") {
+                let actions: Vec<String> = match &st["Action"] {
+                    Yaml::Sequence(a) => a.iter().map(s).collect(),
+                    one => vec![s(one)],
+                };
+                for a in actions {
+                    assert!(
+                        a.starts_with("xray:") || a == "dynamodb:ListStreams",
+                        "{role}: {a} on *"
+                    );
+                }
+            }
+        }
+    }
+    let stream = role_statements(&t, "ForwardRole")
+        .into_iter()
+        .find(|st| s(&st["Sid"]) == "IncidentStream")
+        .unwrap();
+    assert!(format!("{:?}", stream["Resource"]).contains("StreamArn"));
 }
 
 /// The dashboard body is JSON once CloudFormation substitutes it, and it graphs only metrics
@@ -225,7 +312,7 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
     let dash: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
     let widgets = dash["widgets"].as_array().unwrap();
-    assert_eq!(widgets.len(), 7);
+    assert_eq!(widgets.len(), 8);
     // Every Vigil metric named in a widget is one the code emits.
     let emitted = [
         "FindingsReceived",
@@ -237,10 +324,14 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
         "IncidentsOpened",
         "Deliveries",
         "DeliveryFailures",
+        "OutboxPending",
+        "OutboxOldestAgeSeconds",
+        "Queued",
+        "DeadLettered",
     ];
     let lines = [
         ingest::metrics::emf_line(&ingest::Summary::default(), false, 0),
-        forward::emf_lines(
+        forward::metrics::batch_lines(
             &{
                 let mut r = vigil_delivery::BatchReport::default();
                 r.per_sink
@@ -250,6 +341,8 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
             0,
         )
         .join("\n"),
+        forward::metrics::drain_lines(&vigil_delivery::dispatch::DrainReport::default(), 0)
+            .join("\n"),
     ]
     .join("\n");
     for m in emitted {

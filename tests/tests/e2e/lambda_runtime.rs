@@ -255,7 +255,7 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     let token_file = dir.path().join("hec-token");
     std::fs::write(&token_file, token).unwrap();
     let sinks = format!(
-        "sinks:\n  - {{type: hec, name: splunk, url: '{}', allow_http: true, token: {{file: '{}'}}}}\nretry: {{attempts: 2, base_delay_ms: 1, max_delay_ms: 2}}\n",
+        "sinks:\n  - {{type: hec, name: splunk, url: '{}', allow_http: true, token: {{file: '{}'}}}}\nretry: {{attempts: 2, base_delay_ms: 1, max_delay_ms: 2}}\noutbox: {{base_delay_secs: 1, max_delay_secs: 1}}\n",
         hec.url(),
         token_file.display()
     );
@@ -293,20 +293,64 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
     assert_eq!(hec.incident_keys().len(), first.len());
 
-    // HEC busy for longer than the invocation retries: the response names the first record.
+    // HEC busy for longer than the invocation retries: the versions wait in the outbox and the
+    // batch succeeds; the next scheduled drain (`{"vigil": "drain"}`) delivers them.
     for _ in 0..10 {
         hec.fault(Fault::Busy);
     }
     let resp = invoke_batch(second);
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
+    assert_eq!(hec.incident_keys().len(), first.len());
+    hec.with(|s| s.faults.clear());
+    std::thread::sleep(Duration::from_millis(1500));
+    let drain = dir.path().join("drain.json");
+    std::fs::write(&drain, r#"{"vigil": "drain"}"#).unwrap();
+    let out = invoke(
+        &cargo_lambda,
+        port,
+        &["--data-file", drain.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(resp["due"].as_u64(), Some(second.len() as u64), "{resp}");
+    assert_eq!(hec.incident_keys().len(), forwardable.len());
+
+    // When the table itself fails the forwarder (here: it does not exist), nothing is durable:
+    // the response names the first record, for Lambda to retry from it.
+    let (_watch2, port2) = start_runtime_api(&cargo_lambda);
+    let _broken = Guard(
+        function_command(&bin, port2, &ep, "INFO")
+            .env("TABLE_NAME", "vigil-no-such-table")
+            .env("VIGIL_SINKS", &sinks)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("forward binary"),
+    );
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = second.to_vec();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, serde_json::to_vec(&event).unwrap()).unwrap();
+    let out = invoke(
+        &cargo_lambda,
+        port2,
+        &["--data-file", path.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         resp["batchItemFailures"][0]["itemIdentifier"].as_str(),
         second[0].change.sequence_number.as_deref(),
         "{resp}"
     );
-    hec.with(|s| s.faults.clear());
-    let resp = invoke_batch(second);
-    assert_eq!(resp["batchItemFailures"], serde_json::json!([]), "{resp}");
-    assert_eq!(hec.incident_keys().len(), forwardable.len());
 
     // JSON logs with structured fields and EMF metrics per sink; the token is never logged,
     // even at TRACE.
@@ -329,6 +373,12 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
     assert!(lines
         .iter()
         .any(|l| l["Sink"] == "splunk" && l["DeliveryFailures"].as_u64() > Some(0)));
+    assert!(lines
+        .iter()
+        .any(|l| l["Sink"] == "splunk" && l["Queued"].as_u64() > Some(0)));
+    assert!(lines
+        .iter()
+        .any(|l| l["Sink"] == "splunk" && l["OutboxDeliveries"].as_u64() > Some(0)));
     assert!(lines
         .iter()
         .any(|l| l["Sink"] == "splunk" && l["Deliveries"].as_u64() > Some(0)));

@@ -291,3 +291,94 @@ async fn a_missing_table_is_a_non_retryable_store_error() {
     assert!(!e.is_retryable(), "{e}");
     let _ = Utc::now();
 }
+
+/// The DynamoDB delivery ledger and outbox keep the port's semantics (the dispatcher's tests use
+/// the in-memory one): idempotent enqueue that raises `queued`, ordered pending entries, the due
+/// index, reschedule, complete, dead letters and exclusive leases.
+#[tokio::test]
+async fn the_dynamodb_outbox_keeps_the_ports_semantics() {
+    use chrono::Duration;
+    use vigil_aws_dynamodb::DynamoLedger;
+    use vigil_domain::ports::{DeadLetter, DeliveryLedger, OutboxEntry};
+    let Some(ep) = ddb_endpoint() else { return };
+    let store = fresh_store(&ep, "outbox").await;
+    let l = DynamoLedger::new(store.client().clone(), store.table(), Duration::days(1));
+    // Stored to the millisecond.
+    let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
+    let entry = |v: u64, next: i64| OutboxEntry {
+        incident_id: "inc-1".into(),
+        destination: "splunk".into(),
+        version: v,
+        payload: format!("{{\"v\":{v}}}").into_bytes(),
+        attempts: 1,
+        queued_at: now,
+        next_attempt_at: now + Duration::seconds(next),
+        last_error: Some("503".into()),
+    };
+    for v in [3, 2] {
+        l.enqueue(&entry(v, 60)).await.unwrap();
+    }
+    l.enqueue(&entry(2, 999)).await.unwrap(); // a retried batch: no change
+    let st = l.states(&["inc-1".into()]).await.unwrap()["inc-1"]["splunk"];
+    assert_eq!((st.settled, st.queued), (0, 3));
+    let pending = l.pending("inc-1", "splunk").await.unwrap();
+    assert_eq!(
+        pending.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [2, 3]
+    );
+    assert_eq!(
+        pending[0],
+        entry(2, 60),
+        "round-trips; the retry did not overwrite"
+    );
+    assert!(l.pending("inc-1", "soar").await.unwrap().is_empty());
+    // Due: nothing yet; in a minute both, earliest first.
+    assert!(l.due(now, 10).await.unwrap().is_empty());
+    let due = l.due(now + Duration::seconds(61), 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[0].queued_at.timestamp_millis(), now.timestamp_millis());
+    // Rescheduled later: no longer due at +61 s.
+    let mut e2 = entry(2, 600);
+    e2.attempts = 2;
+    l.reschedule(&e2).await.unwrap();
+    let due = l.due(now + Duration::seconds(61), 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.version).collect::<Vec<_>>(), [3]);
+    // Complete settles and removes; twice is harmless; settled never goes down.
+    l.complete(&e2).await.unwrap();
+    l.complete(&e2).await.unwrap();
+    l.settle("inc-1", "splunk", 1).await.unwrap();
+    let st = l.states(&["inc-1".into()]).await.unwrap()["inc-1"]["splunk"];
+    assert_eq!((st.settled, st.queued), (2, 3));
+    l.reschedule(&e2).await.unwrap(); // gone: nothing to reschedule, no error
+                                      // A dead letter settles its version and leaves nothing pending.
+    let letter = DeadLetter {
+        incident_id: "inc-1".into(),
+        destination: "splunk".into(),
+        version: 3,
+        payload: b"{}".to_vec(),
+        reason: "HEC 400 code 6: rejected".into(),
+        attempts: 4,
+        at: now,
+    };
+    l.dead_letter(&letter).await.unwrap();
+    l.dead_letter(&letter).await.unwrap();
+    let st = l.states(&["inc-1".into()]).await.unwrap()["inc-1"]["splunk"];
+    assert!(!st.has_pending());
+    assert!(l.pending("inc-1", "splunk").await.unwrap().is_empty());
+    let mut got = l.dead_letters(10).await.unwrap();
+    got[0].at = now;
+    assert_eq!(got, vec![letter]);
+    // One drainer per sink: a live lease excludes others until it expires.
+    let until = now + Duration::seconds(90);
+    assert!(l.lease("splunk", "a", now, until).await.unwrap());
+    assert!(
+        l.lease("splunk", "a", now, until).await.unwrap(),
+        "renewed by its owner"
+    );
+    assert!(!l.lease("splunk", "b", now, until).await.unwrap());
+    assert!(l.lease("soar", "b", now, until).await.unwrap(), "per sink");
+    assert!(l
+        .lease("splunk", "b", until, until + Duration::seconds(90))
+        .await
+        .unwrap());
+}

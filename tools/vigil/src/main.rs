@@ -10,6 +10,8 @@
 //! - `vigil redrive --queue-url <url> | --message <file>`: re-forward the stream records that
 //!   on-failure messages point at; a message is deleted only when every sink got its records.
 //! - `vigil catch-up [--open]`: send each incident's current version to sinks that lack it.
+//! - `vigil drain`: deliver due outbox entries now (the schedule does this every minute).
+//! - `vigil outbox [--dead]`: list versions waiting in the outbox, or dead letters.
 //!
 //! Configuration is the Lambda's: `TABLE_NAME`, `VIGIL_RUNBOOK` / `VIGIL_RUNBOOK_YAML`, and the
 //! standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000` for local use).
@@ -66,6 +68,17 @@ enum Command {
         #[arg(long)]
         message: Vec<PathBuf>,
     },
+    /// Deliver due outbox entries now (the forward function's schedule does this every minute).
+    Drain,
+    /// List versions waiting in the outbox (due first), or with --dead the dead letters.
+    Outbox {
+        /// The dead letters instead: versions a sink rejected as bad data, or that waited too long.
+        #[arg(long)]
+        dead: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
     /// Send each incident's current version to every sink that does not have it.
     CatchUp {
         /// Only open incidents.
@@ -94,7 +107,7 @@ async fn main() -> Result<()> {
     let client = vigil_aws_dynamodb::client().await;
     match cli.command {
         Command::Forward { follow, batch_size } => {
-            let (deps, _) = forward_deps(&client, false).await?;
+            let (deps, _) = forward_deps(&client).await?;
             let arn = vigil_aws_streams::stream_arn(&client, &config.table_name).await?;
             let mut poller = vigil_aws_streams::StreamPoller::new(
                 vigil_aws_streams::streams_client().await,
@@ -103,7 +116,7 @@ async fn main() -> Result<()> {
             forward_stream(&deps, &mut poller, follow, batch_size.clamp(1, 10_000)).await?;
         }
         Command::Redrive { queue_url, message } => {
-            let (deps, _) = forward_deps(&client, true).await?;
+            let (deps, _) = forward_deps(&client).await?;
             let streams = vigil_aws_streams::streams_client().await;
             match queue_url {
                 Some(url) => redrive_queue(&deps, &streams, &url).await?,
@@ -123,8 +136,55 @@ async fn main() -> Result<()> {
                 }
             }
         }
+        Command::Drain => {
+            let (deps, _) = forward_deps(&client).await?;
+            let r = forward::drain(&deps, Utc::now(), None, "vigil-cli").await;
+            print_drain(&r);
+            if r.incomplete {
+                bail!("some due versions are still waiting (see the log); the next drain retries them");
+            }
+        }
+        Command::Outbox { dead, limit } => {
+            use vigil_domain::ports::DeliveryLedger;
+            let config = forward::config::ForwardConfig::from_env()
+                .context("reading the forwarder's configuration")?;
+            let ledger = vigil_aws_dynamodb::DynamoLedger::new(
+                client.clone(),
+                &config.table_name,
+                config.retention,
+            );
+            if dead {
+                let letters = ledger.dead_letters(limit).await?;
+                for d in &letters {
+                    println!(
+                        "{} {:<28} v{:<4} {:<16} attempts={} {}",
+                        d.at.format("%Y-%m-%d %H:%M"),
+                        d.incident_id,
+                        d.version,
+                        d.destination,
+                        d.attempts,
+                        clip(&d.reason, 90)
+                    );
+                }
+                println!("{} dead letter(s)", letters.len());
+            } else {
+                let far = Utc::now() + chrono::Duration::days(3650);
+                let due = ledger.due(far, limit).await?;
+                for e in &due {
+                    println!(
+                        "{:<28} v{:<4} {:<16} queued {} next attempt {}",
+                        e.incident_id,
+                        e.version,
+                        e.destination,
+                        e.queued_at.format("%m-%d %H:%M:%S"),
+                        e.next_attempt_at.format("%m-%d %H:%M:%S")
+                    );
+                }
+                println!("{} version(s) waiting in the outbox", due.len());
+            }
+        }
         Command::CatchUp { open } => {
-            let (deps, ledger) = forward_deps(&client, false).await?;
+            let (deps, ledger) = forward_deps(&client).await?;
             let store = DynamoStore::new(client, config.table_name);
             let r = redrive::catch_up(&deps, &store, &ledger, open).await?;
             print_report("catch-up", &r);
@@ -199,7 +259,6 @@ async fn main() -> Result<()> {
 
 async fn forward_deps(
     client: &aws_sdk_dynamodb::Client,
-    redrive: bool,
 ) -> Result<(forward::Deps, vigil_aws_dynamodb::DynamoLedger)> {
     let config = forward::config::ForwardConfig::from_env()
         .context("reading the forwarder's configuration")?;
@@ -216,11 +275,6 @@ async fn forward_deps(
             vigil_aws_dynamodb::DynamoFindings::new(client.clone(), &config.table_name),
         )),
     )?;
-    let dispatcher = if redrive {
-        dispatcher.resending_superseded()
-    } else {
-        dispatcher
-    };
     Ok((
         forward::Deps {
             dispatcher,
@@ -234,14 +288,38 @@ async fn forward_deps(
     ))
 }
 
+fn print_drain(r: &vigil_delivery::dispatch::DrainReport) {
+    let sinks: Vec<String> = r
+        .per_sink
+        .iter()
+        .map(|(n, s)| {
+            format!(
+                "{n}: delivered={} rescheduled={} dead-lettered={}",
+                s.delivered, s.rescheduled, s.dead_lettered
+            )
+        })
+        .collect();
+    println!(
+        "drain: due={} oldest={}s | {}{}",
+        r.due,
+        r.oldest_age_secs,
+        sinks.join(" | "),
+        if r.leased_elsewhere.is_empty() {
+            String::new()
+        } else {
+            format!(" | leased elsewhere: {}", r.leased_elsewhere.join(", "))
+        }
+    );
+}
+
 fn print_report(what: &str, r: &vigil_delivery::BatchReport) {
     let sinks: Vec<String> = r
         .per_sink
         .iter()
         .map(|(n, s)| {
             format!(
-                "{n}: delivered={} already={} failed={}",
-                s.delivered, s.already_delivered, s.failed
+                "{n}: delivered={} already={} queued={} dead-lettered={}",
+                s.delivered, s.already_delivered, s.queued, s.dead_lettered
             )
         })
         .collect();
@@ -273,6 +351,11 @@ async fn forward_stream(
         let got = poller.poll(1000).await?;
         if got.is_empty() && pending.is_empty() {
             idle += 1;
+            // Like the function: the outbox drains when the stream is quiet.
+            let r = forward::drain(deps, Utc::now(), None, "vigil-cli").await;
+            if r.due > 0 {
+                print_drain(&r);
+            }
             if !follow && idle >= 2 {
                 return Ok(());
             }
@@ -306,7 +389,7 @@ async fn forward_stream(
                         .unwrap_or(0);
                     pending.drain(..at);
                     if !follow {
-                        bail!("record {seq} was not delivered to every sink; see the log");
+                        bail!("record {seq} could not be recorded as delivered or queued (a store error); see the log");
                     }
                     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                 }

@@ -1,14 +1,17 @@
-//! Recovery paths for records Lambda gave up on.
+//! Operator tools for the rare cases the outbox cannot cover on its own.
 //!
-//! - [`redrive_message`]: an on-failure record of the stream event source mapping (what lands
-//!   in the on-failure SQS queue: the shard and sequence-number range, not the records) is
-//!   resolved to the stream records, which go through the forwarder again. A sink that
-//!   recorded exactly that version is skipped; one that recorded a later version (delivered
-//!   while this one was failing) is sent it again, so nothing given up on is lost (a receiver
-//!   that already has it drops it by its key). Stream records are kept 24 hours.
-//! - [`catch_up`]: after that, or after a long outage, the current version of every incident
-//!   is sent to every sink whose recorded version is lower (intermediate versions are not
-//!   re-created: the table keeps only the current state).
+//! A sink that is down never needs these: its versions wait in the outbox and are retried
+//! until it is back. They are for the forwarder itself being unable to run (the table
+//! unavailable to it for longer than the stream's retry budget), and for new sinks.
+//!
+//! - [`redrive_message`]: an on-failure record of the stream event source mapping (the shard
+//!   and sequence-number range, not the records) is resolved to the stream records, which go
+//!   through the forwarder again with the usual rules: a version a sink has settled past is
+//!   skipped (an older version is never sent after a newer one). Stream records are kept 24
+//!   hours.
+//! - [`catch_up`]: the current version of every incident is sent to every sink whose settled
+//!   version is lower (a new sink; intermediate versions are not re-created: the table keeps
+//!   only the current state).
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use forward::{process, Deps};
@@ -55,8 +58,7 @@ pub fn parse_on_failure(text: &str) -> Result<BatchInfo, RedriveError> {
         .map_err(RedriveError::NotAnOnFailureRecord)
 }
 
-/// Re-forwards the records an on-failure message points at. `deps.dispatcher` should be built
-/// with [`vigil_delivery::Dispatcher::resending_superseded`].
+/// Re-forwards the records an on-failure message points at.
 pub async fn redrive_message(
     deps: &Deps,
     streams: &aws_sdk_dynamodbstreams::Client,
@@ -87,16 +89,16 @@ pub async fn catch_up(
 ) -> Result<BatchReport, RedriveError> {
     let incidents = store.list_incidents(open_only).await?;
     let ids: Vec<String> = incidents.iter().map(|i| i.id.clone()).collect();
-    let delivered = ledger.delivered(&ids).await?;
+    let states = ledger.states(&ids).await?;
     let sinks = deps.dispatcher.sink_names();
     let behind: Vec<IncidentPayload> = incidents
         .iter()
         .filter(|i| {
             sinks.iter().any(|s| {
-                delivered
+                states
                     .get(&i.id)
                     .and_then(|m| m.get(*s))
-                    .is_none_or(|v| *v < i.version)
+                    .is_none_or(|st| st.settled < i.version)
             })
         })
         .map(|i| {

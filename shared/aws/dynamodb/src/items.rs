@@ -5,7 +5,7 @@
 //! | finding record | `F#<finding key>` | `F` | gsi1: `INC#<incident id>` / `<event time>#<finding key>` |
 //! | correlation head | `C#<correlation key>` | `C` | - |
 //! | incident | `I#<incident id>` | `I` | gsi2: `STATUS#<status>` / `<last seen>#<incident id>` |
-//! | delivery state | `D#<incident id>` | `D` | - |
+//! | delivery state, outbox, dead letters, leases | see [`crate::ledger`] | | gsi3 |
 //!
 //! Every item carries `entity_type` (`finding`, `head`, `incident`, `delivery`), and the
 //! versioned kinds carry `version` and `ttl` (epoch seconds). The stream's consumers decode
@@ -23,12 +23,17 @@ pub type Item = HashMap<String, AttributeValue>;
 
 pub const GSI_BY_INCIDENT: &str = "gsi1";
 pub const GSI_BY_STATUS: &str = "gsi2";
+/// Sparse, keys only: due outbox entries (`OUTBOX`) and dead letters (`DEAD`).
+pub const GSI_OUTBOX: &str = "gsi3";
 
 /// `entity_type` of each item kind.
 pub const KIND_FINDING: &str = "finding";
 pub const KIND_HEAD: &str = "head";
 pub const KIND_INCIDENT: &str = "incident";
 pub const KIND_DELIVERY: &str = "delivery";
+pub const KIND_OUTBOX: &str = "outbox";
+pub const KIND_DEAD_LETTER: &str = "dead_letter";
+pub const KIND_LEASE: &str = "lease";
 
 pub fn finding_pk(key: &str) -> String {
     format!("F#{key}")

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use vigil_domain::StoreError;
 
 use crate::errors::{classify, rejected};
-use crate::items::{GSI_BY_INCIDENT, GSI_BY_STATUS};
+use crate::items::{GSI_BY_INCIDENT, GSI_BY_STATUS, GSI_OUTBOX};
 
 /// Creates the table as `infra/template.yaml` defines it (for local use and tests), and enables
 /// TTL. Succeeds if it already exists.
@@ -52,10 +52,13 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         .attribute_definitions(s_attr("gsi1sk")?)
         .attribute_definitions(s_attr("gsi2pk")?)
         .attribute_definitions(s_attr("gsi2sk")?)
+        .attribute_definitions(s_attr("gsi3pk")?)
+        .attribute_definitions(s_attr("gsi3sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(gsi(GSI_BY_INCIDENT, "gsi1pk", "gsi1sk")?)
         .global_secondary_indexes(gsi(GSI_BY_STATUS, "gsi2pk", "gsi2sk")?)
+        .global_secondary_indexes(keys_only(gsi(GSI_OUTBOX, "gsi3pk", "gsi3sk")?))
         .stream_specification(
             StreamSpecification::builder()
                 .stream_enabled(true)
@@ -100,4 +103,14 @@ pub async fn delete_table(client: &Client, table: &str) -> Result<(), StoreError
         .await
         .map(|_| ())
         .map_err(|e| classify("DeleteTable", e))
+}
+
+/// The same index, projecting keys only.
+fn keys_only(mut g: GlobalSecondaryIndex) -> GlobalSecondaryIndex {
+    g.projection = Some(
+        Projection::builder()
+            .projection_type(ProjectionType::KeysOnly)
+            .build(),
+    );
+    g
 }

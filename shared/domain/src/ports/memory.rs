@@ -10,7 +10,9 @@ use crate::correlate::CorrelationHead;
 use crate::error::StoreError;
 use crate::finding::FindingRecord;
 use crate::incident::{Incident, IncidentStatus};
-use crate::ports::delivery::{Delivered, DeliveryLedger};
+use crate::ports::delivery::{
+    DeadLetter, DeliveryLedger, DeliveryState, DeliveryStates, DueEntry, OutboxEntry,
+};
 use crate::ports::{ChangeSet, Expect, FindingCleanup, IncidentReader, IncidentStore};
 
 #[derive(Debug, Default)]
@@ -258,50 +260,237 @@ impl FindingCleanup for MemoryStore {
     }
 }
 
-/// In-memory ledger with the same never-lower semantics (unit tests, local runs).
+#[derive(Debug, Default)]
+struct LedgerTables {
+    states: HashMap<String, HashMap<String, DeliveryState>>,
+    /// (incident, destination, version) -> entry.
+    outbox: BTreeMap<(String, String, u64), OutboxEntry>,
+    dead: BTreeMap<(String, String, u64), DeadLetter>,
+    /// destination -> (owner, until).
+    leases: HashMap<String, (String, chrono::DateTime<chrono::Utc>)>,
+}
+
+/// In-memory delivery ledger and outbox with the DynamoDB adapter's semantics (unit tests,
+/// local runs): states never go down, enqueue and complete are atomic and idempotent.
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
-    state: Mutex<Delivered>,
+    t: Mutex<LedgerTables>,
+    /// Fault injection: while set, every write fails as a store outage would.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryLedger {
-    pub fn get(&self, incident_id: &str, sink: &str) -> Option<u64> {
-        self.state
+    /// The settled version of an incident for a destination.
+    pub fn get(&self, incident_id: &str, destination: &str) -> Option<u64> {
+        self.state(incident_id, destination).map(|s| s.settled)
+    }
+
+    pub fn state(&self, incident_id: &str, destination: &str) -> Option<DeliveryState> {
+        self.t.lock().ok().and_then(|t| {
+            t.states
+                .get(incident_id)
+                .and_then(|m| m.get(destination))
+                .copied()
+        })
+    }
+
+    /// Every outbox entry, in (incident, destination, version) order.
+    pub fn outbox(&self) -> Vec<OutboxEntry> {
+        self.t
             .lock()
-            .ok()
-            .and_then(|s| s.get(incident_id).and_then(|m| m.get(sink)).copied())
+            .map(|t| t.outbox.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Makes every write fail (retryably) until called with `false`.
+    pub fn fail_writes(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    fn write(&self) -> Result<std::sync::MutexGuard<'_, LedgerTables>, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable {
+                message: "the memory ledger is failing writes (fault injection)".into(),
+                source: None,
+            });
+        }
+        self.t.lock().map_err(|_| poisoned())
     }
 }
 
+fn raise(
+    t: &mut LedgerTables,
+    incident: &str,
+    destination: &str,
+    f: impl FnOnce(&mut DeliveryState),
+) {
+    let s = t
+        .states
+        .entry(incident.to_owned())
+        .or_default()
+        .entry(destination.to_owned())
+        .or_default();
+    f(s);
+}
+
 impl DeliveryLedger for MemoryLedger {
-    fn delivered<'a>(
+    fn states<'a>(
         &'a self,
-        incident_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Delivered, StoreError>> {
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<DeliveryStates, StoreError>> {
         Box::pin(async move {
-            let s = self.state.lock().map_err(|_| poisoned())?;
-            Ok(incident_ids
+            let t = self.t.lock().map_err(|_| poisoned())?;
+            Ok(ids
                 .iter()
-                .filter_map(|id| s.get(id).map(|m| (id.clone(), m.clone())))
+                .filter_map(|id| t.states.get(id).map(|m| (id.clone(), m.clone())))
                 .collect())
         })
     }
 
-    fn record<'a>(
+    fn settle<'a>(
         &'a self,
         incident_id: &'a str,
-        sink: &'a str,
+        destination: &'a str,
         version: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut s = self.state.lock().map_err(|_| poisoned())?;
-            let v = s
-                .entry(incident_id.to_owned())
-                .or_default()
-                .entry(sink.to_owned())
-                .or_insert(0);
-            *v = (*v).max(version);
+            let mut t = self.write()?;
+            raise(&mut t, incident_id, destination, |s| {
+                s.settled = s.settled.max(version)
+            });
             Ok(())
+        })
+    }
+
+    fn enqueue<'a>(&'a self, e: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut t = self.write()?;
+            let key = (e.incident_id.clone(), e.destination.clone(), e.version);
+            t.outbox.entry(key).or_insert_with(|| e.clone());
+            raise(&mut t, &e.incident_id, &e.destination, |s| {
+                s.queued = s.queued.max(e.version)
+            });
+            Ok(())
+        })
+    }
+
+    fn pending<'a>(
+        &'a self,
+        incident_id: &'a str,
+        destination: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<OutboxEntry>, StoreError>> {
+        Box::pin(async move {
+            let t = self.t.lock().map_err(|_| poisoned())?;
+            Ok(t.outbox
+                .values()
+                .filter(|e| e.incident_id == incident_id && e.destination == destination)
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn due<'a>(
+        &'a self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<DueEntry>, StoreError>> {
+        Box::pin(async move {
+            let t = self.t.lock().map_err(|_| poisoned())?;
+            let mut v: Vec<DueEntry> = t
+                .outbox
+                .values()
+                .filter(|e| e.next_attempt_at <= now)
+                .map(|e| DueEntry {
+                    incident_id: e.incident_id.clone(),
+                    destination: e.destination.clone(),
+                    version: e.version,
+                    next_attempt_at: e.next_attempt_at,
+                    queued_at: e.queued_at,
+                })
+                .collect();
+            v.sort_by(|a, b| {
+                (a.next_attempt_at, &a.incident_id, a.version).cmp(&(
+                    b.next_attempt_at,
+                    &b.incident_id,
+                    b.version,
+                ))
+            });
+            v.truncate(limit);
+            Ok(v)
+        })
+    }
+
+    fn complete<'a>(&'a self, e: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut t = self.write()?;
+            t.outbox
+                .remove(&(e.incident_id.clone(), e.destination.clone(), e.version));
+            raise(&mut t, &e.incident_id, &e.destination, |s| {
+                s.settled = s.settled.max(e.version)
+            });
+            Ok(())
+        })
+    }
+
+    fn reschedule<'a>(&'a self, e: &'a OutboxEntry) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut t = self.write()?;
+            if let Some(stored) =
+                t.outbox
+                    .get_mut(&(e.incident_id.clone(), e.destination.clone(), e.version))
+            {
+                stored.attempts = e.attempts;
+                stored.next_attempt_at = e.next_attempt_at;
+                stored.last_error = e.last_error.clone();
+            }
+            Ok(())
+        })
+    }
+
+    fn dead_letter<'a>(&'a self, d: &'a DeadLetter) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut t = self.write()?;
+            let key = (d.incident_id.clone(), d.destination.clone(), d.version);
+            t.outbox.remove(&key);
+            t.dead.entry(key).or_insert_with(|| d.clone());
+            raise(&mut t, &d.incident_id, &d.destination, |s| {
+                s.settled = s.settled.max(d.version)
+            });
+            Ok(())
+        })
+    }
+
+    fn lease<'a>(
+        &'a self,
+        destination: &'a str,
+        owner: &'a str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut t = self.write()?;
+            let free = match t.leases.get(destination) {
+                None => true,
+                Some((o, u)) => o == owner || *u <= now,
+            };
+            if free {
+                t.leases
+                    .insert(destination.to_owned(), (owner.to_owned(), until));
+            }
+            Ok(free)
+        })
+    }
+
+    fn dead_letters<'a>(
+        &'a self,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+        Box::pin(async move {
+            let t = self.t.lock().map_err(|_| poisoned())?;
+            let mut v: Vec<DeadLetter> = t.dead.values().cloned().collect();
+            v.sort_by_key(|d| std::cmp::Reverse(d.at));
+            v.truncate(limit);
+            Ok(v)
         })
     }
 }

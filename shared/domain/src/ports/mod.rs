@@ -4,8 +4,8 @@
 //! # Layout
 //! - this module: the incident store ([`IncidentStore`], [`IncidentReader`]): reads by key and
 //!   one atomic, conditional commit.
-//! - [`delivery`]: per-destination delivery state and the incident's findings, for the
-//!   forwarder.
+//! - [`delivery`]: per-destination delivery state with a durable outbox, and the incident's
+//!   findings, for the forwarder.
 //! - [`secrets`]: where destination credentials come from.
 //! - [`memory`]: the in-memory fakes ([`MemoryStore`], [`MemoryLedger`]). They implement exactly
 //!   the conditions the DynamoDB adapter sends (`attribute_not_exists` / `version = :v`), so the
@@ -23,7 +23,10 @@ use crate::error::StoreError;
 use crate::finding::FindingRecord;
 use crate::incident::Incident;
 
-pub use delivery::{Delivered, DeliveryLedger, FindingSource};
+pub use delivery::{
+    DeadLetter, Delivered, DeliveryLedger, DeliveryState, DeliveryStates, DueEntry, FindingSource,
+    OutboxEntry,
+};
 pub use memory::{MemoryLedger, MemoryStore};
 pub use secrets::{SecretBackend, SecretError};
 
