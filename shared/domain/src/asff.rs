@@ -713,3 +713,105 @@ mod tests {
         assert_eq!(f.title, "Ünïcödé 🚨 – 攻撃");
     }
 }
+
+/// The parser never panics: not on arbitrary JSON, and not on a real finding with any of its
+/// fields replaced by arbitrary JSON. It either parses or names the finding and field.
+#[cfg(test)]
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            ".{0,40}".prop_map(Value::String),
+            // Strings that look like the values the parser interprets.
+            prop_oneof![
+                Just("2026-11-20T10:00:00Z"),
+                Just("9999-12-31T23:59:59Z"),
+                Just("0000-01-01T00:00:00Z"),
+                Just("+262143-12-31 23:59:59"),
+                Just("HIGH"),
+                Just("111111111111"),
+                Just("ARCHIVED"),
+            ]
+            .prop_map(|s| Value::String(s.to_owned())),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("Label".to_owned()),
+                        Just("Normalized".to_owned()),
+                        Just("Type".to_owned()),
+                        Just("Id".to_owned()),
+                        Just("Tags".to_owned()),
+                        Just("Details".to_owned()),
+                        Just("Status".to_owned()),
+                        "[A-Za-z]{1,12}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    const FIELDS: [&str; 22] = [
+        "SchemaVersion",
+        "Id",
+        "ProductArn",
+        "GeneratorId",
+        "AwsAccountId",
+        "Types",
+        "FirstObservedAt",
+        "LastObservedAt",
+        "CreatedAt",
+        "UpdatedAt",
+        "Severity",
+        "Title",
+        "Description",
+        "Resources",
+        "ProductFields",
+        "ProductName",
+        "Workflow",
+        "WorkflowState",
+        "RecordState",
+        "FindingProviderFields",
+        "Remediation",
+        "ProcessedAt",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn arbitrary_json_is_an_error_not_a_panic(v in json()) {
+            let _ = parse_finding(&v);
+        }
+
+        #[test]
+        fn a_real_finding_with_any_field_replaced_parses_or_names_the_finding(
+            replacements in prop::collection::vec((0usize..FIELDS.len(), json()), 1..4),
+            nested in json(),
+        ) {
+            let mut v = crate::testing::Asff::guardduty("f1").json();
+            v["Resources"][0]["Details"] = nested;
+            for (i, value) in replacements {
+                v[FIELDS[i]] = value;
+            }
+            match parse_finding(&v) {
+                Ok(f) => {
+                    let nf = crate::finding::NormalizedFinding::new(f, &crate::runbook::Runbook::default());
+                    prop_assert!(!nf.correlation_key.is_empty());
+                }
+                Err(e) => prop_assert!(!e.field().is_empty()),
+            }
+        }
+    }
+}
