@@ -176,8 +176,9 @@ pub fn synthetic_incident(title: &str, n: u32, version: u64) -> vigil_domain::in
     let rb = vigil_domain::Runbook::default();
     let mut v = gd_finding(&format!("syn-{n}"), "111111111111", n, 0, "HIGH");
     v["Title"] = Value::String(title.to_owned());
+    let text = v.to_string();
     let f = vigil_domain::NormalizedFinding::new(
-        vigil_domain::asff::parse_finding(&v).unwrap_or_else(|e| panic!("{e}")),
+        vigil_domain::asff::parse_finding(&text).unwrap_or_else(|e| panic!("{e}")),
         &rb,
     );
     let mut inc = vigil_domain::incident::Incident::open(
@@ -399,4 +400,12 @@ pub async fn drain_until_empty(
         }
     }
     out
+}
+
+/// `ingest::process` on an event built as JSON: the text it receives is the event's.
+pub async fn process<S: vigil_domain::IncidentStore>(
+    deps: &ingest::Deps<S>,
+    event: Value,
+) -> Result<ingest::Summary, ingest::IngestError> {
+    ingest::process(deps, &event.to_string()).await
 }

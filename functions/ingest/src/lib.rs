@@ -16,15 +16,14 @@ pub mod metrics;
 
 use std::collections::BTreeMap;
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::Utc;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use thiserror::Error;
 use vigil_domain::{BatchReport, IncidentStore, Outcome, Runbook, Settings, StoreError};
 
-use crate::event::{is_findings_detail_type, FindingsDetail};
+use crate::event::{is_findings_detail_type, Envelope};
 use crate::metrics::{emf_class_lines, emf_line};
 
 /// Everything the handler needs, built once per cold start.
@@ -107,9 +106,9 @@ pub struct ClassCounts {
 /// The Lambda handler.
 pub async fn handle<S: IncidentStore>(
     deps: &Deps<S>,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Summary, IngestError> {
-    let result = process(deps, event.payload).await;
+    let result = process(deps, event.payload.get()).await;
     if deps.emit_metrics {
         let summary = match &result {
             Ok(s) => s.clone(),
@@ -124,31 +123,30 @@ pub async fn handle<S: IncidentStore>(
     result
 }
 
-/// Processes one EventBridge event (as JSON).
+/// Processes one EventBridge event (its JSON text).
 pub async fn process<S: IncidentStore>(
     deps: &Deps<S>,
-    payload: Value,
+    payload: &str,
 ) -> Result<Summary, IngestError> {
-    let event: EventBridgeEvent<Value> =
-        serde_json::from_value(payload).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
-    let event_id = event.id.clone().unwrap_or_default();
-    let detail_type = event.detail_type.clone();
+    let event = Envelope::parse(payload).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
+    let event_id = event.id.as_deref().unwrap_or_default();
+    let detail_type = event.detail_type.as_ref();
     let mut summary = Summary {
-        event_id: event_id.clone(),
-        detail_type: detail_type.clone(),
+        event_id: event_id.to_owned(),
+        detail_type: detail_type.to_owned(),
         ..Default::default()
     };
-    if !is_findings_detail_type(&detail_type) {
+    if !is_findings_detail_type(detail_type) {
         tracing::warn!(
             event_id,
             detail_type,
-            source = event.source,
+            source = event.source.as_ref(),
             "ignoring event that is not a Security Hub findings event"
         );
         summary.ignored = true;
         return Ok(summary);
     }
-    let detail: FindingsDetail = match serde_json::from_value(event.detail) {
+    let detail = match event.findings() {
         Ok(d) => d,
         Err(e) => {
             // A findings event whose detail has no findings list: nothing can be recovered.
@@ -162,11 +160,12 @@ pub async fn process<S: IncidentStore>(
         tracing::warn!(event_id, "findings event with no findings");
         return Ok(summary);
     }
-    let report = vigil_domain::ingest_values(
+    let findings: Vec<&str> = detail.findings.iter().map(|f| f.get()).collect();
+    let report = vigil_domain::ingest_raw(
         &deps.store,
         &deps.runbook,
         &deps.settings,
-        &detail.findings,
+        &findings,
         Utc::now(),
     )
     .await
@@ -177,7 +176,7 @@ pub async fn process<S: IncidentStore>(
             tracing::error!(event_id, error = %e, retryable = false, "store rejected the request; the event goes to the dead-letter queue after Lambda's retries");
         }
     })?;
-    log_outcomes(&event_id, &report);
+    log_outcomes(event_id, &report);
     summary.new = report.new_findings();
     summary.updated = report.updated();
     summary.duplicates = report.duplicates();
@@ -286,7 +285,7 @@ fn log_outcomes(event_id: &str, report: &BatchReport) {
 pub(crate) mod tests {
     use super::*;
     use lambda_runtime::Context;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use vigil_domain::MemoryStore;
 
     pub(crate) fn deps() -> Deps<MemoryStore> {
@@ -322,11 +321,13 @@ pub(crate) mod tests {
     #[test]
     fn the_handler_ingests_a_findings_event_and_reports_what_it_did() {
         let d = deps();
+        let text = event(
+            "Security Hub Findings - Imported",
+            json!([finding("a"), finding("b")]),
+        )
+        .to_string();
         let ev = LambdaEvent::new(
-            event(
-                "Security Hub Findings - Imported",
-                json!([finding("a"), finding("b")]),
-            ),
+            serde_json::from_str::<Box<RawValue>>(&text).unwrap(),
             Context::default(),
         );
         let s = block(handle(&d, ev)).unwrap();
@@ -336,10 +337,11 @@ pub(crate) mod tests {
         );
         let s = block(process(
             &d,
-            event(
+            &event(
                 "Security Hub Findings - Custom Action",
                 json!([finding("a")]),
-            ),
+            )
+            .to_string(),
         ))
         .unwrap();
         assert_eq!(s.duplicates, 1);
@@ -350,14 +352,14 @@ pub(crate) mod tests {
         let d = deps();
         let s = block(process(
             &d,
-            event("Security Hub Insight Results", json!([finding("a")])),
+            &event("Security Hub Insight Results", json!([finding("a")])).to_string(),
         ))
         .unwrap();
         assert!(s.ignored);
         assert!(d.store.incidents().is_empty());
         let s = block(process(
             &d,
-            event("Security Hub Findings - Imported", json!([])),
+            &event("Security Hub Findings - Imported", json!([])).to_string(),
         ))
         .unwrap();
         assert_eq!(s.received, 0);
@@ -366,11 +368,11 @@ pub(crate) mod tests {
     #[test]
     fn a_payload_that_is_not_an_event_is_a_non_retryable_error() {
         let d = deps();
-        let e = block(process(&d, json!({"hello": "world"}))).unwrap_err();
+        let e = block(process(&d, r#"{"hello": "world"}"#)).unwrap_err();
         assert!(!e.is_retryable());
         let diag: Diagnostic = e.into();
         assert_eq!(diag.error_type, "NonRetryable");
-        let e = block(process(&d, json!("just a string"))).unwrap_err();
+        let e = block(process(&d, r#""just a string""#)).unwrap_err();
         assert!(matches!(e, IngestError::NotAnEvent(_)));
     }
 
@@ -379,7 +381,7 @@ pub(crate) mod tests {
         let d = deps();
         let mut ev = event("Security Hub Findings - Imported", json!([]));
         ev["detail"] = json!({"findings": "nope"});
-        let s = block(process(&d, ev)).unwrap();
+        let s = block(process(&d, &ev.to_string())).unwrap();
         assert_eq!(s.invalid, 1);
     }
 }

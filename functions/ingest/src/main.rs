@@ -18,7 +18,9 @@ async fn main() -> Result<(), Error> {
     };
     let deps = &deps;
     run(service_fn(
-        move |event: LambdaEvent<serde_json::Value>| async move { handle(deps, event).await },
+        move |event: LambdaEvent<Box<serde_json::value::RawValue>>| async move {
+            handle(deps, event).await
+        },
     ))
     .await
 }

@@ -88,10 +88,11 @@ mod tests {
         let s = rt
             .block_on(process(
                 &d,
-                event(
+                &event(
                     "Security Hub Findings - Imported",
                     json!([prod.clone(), prod]),
-                ),
+                )
+                .to_string(),
             ))
             .unwrap();
         let lines = emf_class_lines(&s, 1);
@@ -140,10 +141,11 @@ mod tests {
         let s = rt
             .block_on(process(
                 &d,
-                event(
+                &event(
                     "Security Hub Findings - Imported",
                     json!([finding("f-1"), finding("f-2"), finding("f-3")]),
-                ),
+                )
+                .to_string(),
             ))
             .unwrap();
         let lines = emf_class_lines(&s, 1);

@@ -57,11 +57,12 @@ fn bench(c: &mut Criterion) {
     let bytes: usize = findings.iter().map(|f| f.to_string().len()).sum();
     eprintln!("mix: {} findings, {} bytes of JSON", findings.len(), bytes);
 
+    let texts: Vec<String> = findings.iter().map(|f| f.to_string()).collect();
     let mut g = c.benchmark_group("parse_enrich_correlate");
     g.throughput(Throughput::Elements(findings.len() as u64));
     g.bench_function("1000 findings", |b| {
         b.iter(|| {
-            findings
+            texts
                 .iter()
                 .filter_map(|f| normalize_one(f, &rb).ok())
                 .count()

@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::asff::{Finding, Resource};
 use crate::bounds::{clip, key_part, MAX_KEY_PART_BYTES, MAX_LABEL_CHARS};
@@ -42,27 +41,20 @@ fn tail(id: &str) -> &str {
     id.rsplit(':').next().unwrap_or(id)
 }
 
-fn detail_str<'a>(r: &'a Resource, path: &[&str]) -> Option<&'a str> {
-    let mut v: &Value = r.details.as_ref()?;
-    for p in path {
-        v = v.get(p)?;
-    }
-    v.as_str().filter(|s| !s.is_empty())
-}
-
-fn resource_entity(r: &Resource) -> Entity {
-    let id = r.id.as_str();
-    match r.resource_type.as_str() {
+fn resource_entity(r: &Resource<'_>) -> Entity {
+    let id: &str = &r.id;
+    let detail_str = |r: &Resource<'_>, path: &[&str]| r.detail_str(path);
+    match r.resource_type.as_ref() {
         "AwsEc2Instance" => entity("ec2-instance", "EC2 instance", tail(id)),
         "AwsIamAccessKey" => {
             let principal = detail_str(r, &["AwsIamAccessKey", "PrincipalName"])
                 .or_else(|| detail_str(r, &["AwsIamAccessKey", "UserName"]));
             match principal {
-                Some(p) => entity("iam-principal", "IAM principal", p),
+                Some(p) => entity("iam-principal", "IAM principal", &p),
                 None => {
                     let key = detail_str(r, &["AwsIamAccessKey", "AccessKeyId"])
-                        .unwrap_or_else(|| id.rsplit(':').next().unwrap_or(id));
-                    entity("iam-access-key", "IAM access key", key)
+                        .unwrap_or_else(|| id.rsplit(':').next().unwrap_or(id).to_owned());
+                    entity("iam-access-key", "IAM access key", &key)
                 }
             }
         }
@@ -90,8 +82,9 @@ fn resource_entity(r: &Resource) -> Entity {
             entity("lambda-function", "Lambda function", name)
         }
         "AwsEcrContainerImage" => {
-            let repo = detail_str(r, &["AwsEcrContainerImage", "RepositoryName"]).unwrap_or(id);
-            entity("ecr-repository", "ECR repository", repo)
+            let repo = detail_str(r, &["AwsEcrContainerImage", "RepositoryName"])
+                .unwrap_or_else(|| id.to_owned());
+            entity("ecr-repository", "ECR repository", &repo)
         }
         "AwsEc2SecurityGroup" => entity("security-group", "security group", tail(id)),
         "AwsAccount" => entity("account", "account", "root"),
@@ -104,7 +97,7 @@ fn resource_entity(r: &Resource) -> Entity {
 }
 
 /// The primary entity: for findings about a cluster the cluster; else the first resource.
-pub fn primary_entity(f: &Finding) -> Entity {
+pub fn primary_entity(f: &Finding<'_>) -> Entity {
     // GuardDuty EKS and ECS runtime findings list the cluster among several resources; the
     // cluster is the unit an analyst contains.
     if let Some(r) = f
@@ -123,7 +116,7 @@ pub fn primary_entity(f: &Finding) -> Entity {
 /// The correlation key of a finding, and the entity it names. A long entity id (a resource id
 /// or principal name of any length a product sends) is hashed in the key and clipped in the
 /// label, so keys and items stay within DynamoDB's limits.
-pub fn correlation_key(f: &Finding) -> (String, Entity) {
+pub fn correlation_key(f: &Finding<'_>) -> (String, Entity) {
     let mut e = primary_entity(f);
     let key = format!("{}|{}:{}", f.aws_account_id, e.kind, key_part(&e.id));
     e.label = clip(&e.label, MAX_LABEL_CHARS);
@@ -219,57 +212,66 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn with_resources(resources: serde_json::Value) -> Finding {
-        parse_finding(&Asff::guardduty("x").resources(resources).json()).unwrap()
+    fn key_of(resources: serde_json::Value) -> String {
+        let text = Asff::guardduty("x").resources(resources).json().to_string();
+        correlation_key(&parse_finding(&text).unwrap()).0
     }
 
     #[test]
     fn ec2_findings_are_keyed_by_account_and_instance_id() {
-        let f = with_resources(
-            json!([{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-0abc"}]),
+        assert_eq!(
+            key_of(
+                json!([{"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-0abc"}])
+            ),
+            "111111111111|ec2-instance:i-0abc"
         );
-        assert_eq!(correlation_key(&f).0, "111111111111|ec2-instance:i-0abc");
     }
 
     #[test]
     fn access_keys_are_keyed_by_principal_when_known() {
-        let f = with_resources(
-            json!([{"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:ASIA1",
-            "Details": {"AwsIamAccessKey": {"PrincipalName": "deploy-role", "AccessKeyId": "ASIA1"}}}]),
-        );
         assert_eq!(
-            correlation_key(&f).0,
+            key_of(
+                json!([{"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:ASIA1",
+            "Details": {"AwsIamAccessKey": {"PrincipalName": "deploy-role", "AccessKeyId": "ASIA1"}}}])
+            ),
             "111111111111|iam-principal:deploy-role"
         );
-        let f =
-            with_resources(json!([{"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:ASIA2"}]));
-        assert_eq!(correlation_key(&f).0, "111111111111|iam-access-key:ASIA2");
+        assert_eq!(
+            key_of(json!([{"Type": "AwsIamAccessKey", "Id": "AWS::IAM::AccessKey:ASIA2"}])),
+            "111111111111|iam-access-key:ASIA2"
+        );
     }
 
     #[test]
     fn buckets_clusters_and_other_resources_have_their_own_keys() {
-        let f = with_resources(json!([{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::my-bucket"}]));
-        assert_eq!(correlation_key(&f).0, "111111111111|s3-bucket:my-bucket");
-        let f = with_resources(
-            json!([{"Type": "AwsS3Object", "Id": "arn:aws:s3:::my-bucket/a/b.txt"}]),
-        );
-        assert_eq!(correlation_key(&f).0, "111111111111|s3-bucket:my-bucket");
-        let f = with_resources(json!([
-            {"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-1"},
-            {"Type": "AwsEksCluster", "Id": "arn:aws:eks:us-east-1:111111111111:cluster/prod"}]));
-        assert_eq!(correlation_key(&f).0, "111111111111|eks-cluster:prod");
-        let f = with_resources(
-            json!([{"Type": "AwsLambdaFunction", "Id": "arn:aws:lambda:us-east-1:111111111111:function:billing:7"}]),
+        assert_eq!(
+            key_of(json!([{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::my-bucket"}])),
+            "111111111111|s3-bucket:my-bucket"
         );
         assert_eq!(
-            correlation_key(&f).0,
+            key_of(json!([{"Type": "AwsS3Object", "Id": "arn:aws:s3:::my-bucket/a/b.txt"}])),
+            "111111111111|s3-bucket:my-bucket"
+        );
+        assert_eq!(
+            key_of(json!([
+            {"Type": "AwsEc2Instance", "Id": "arn:aws:ec2:us-east-1:111111111111:instance/i-1"},
+            {"Type": "AwsEksCluster", "Id": "arn:aws:eks:us-east-1:111111111111:cluster/prod"}])),
+            "111111111111|eks-cluster:prod"
+        );
+        assert_eq!(
+            key_of(
+                json!([{"Type": "AwsLambdaFunction", "Id": "arn:aws:lambda:us-east-1:111111111111:function:billing:7"}])
+            ),
             "111111111111|lambda-function:billing"
         );
-        let f = with_resources(json!([{"Type": "Other", "Id": "thing-1"}]));
-        assert_eq!(correlation_key(&f).0, "111111111111|resource:thing-1");
-        let f =
-            with_resources(json!([{"Type": "AwsAccount", "Id": "AWS::::Account:111111111111"}]));
-        assert_eq!(correlation_key(&f).0, "111111111111|account:root");
+        assert_eq!(
+            key_of(json!([{"Type": "Other", "Id": "thing-1"}])),
+            "111111111111|resource:thing-1"
+        );
+        assert_eq!(
+            key_of(json!([{"Type": "AwsAccount", "Id": "AWS::::Account:111111111111"}])),
+            "111111111111|account:root"
+        );
     }
 
     #[test]

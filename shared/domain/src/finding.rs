@@ -27,23 +27,25 @@ pub fn short_hash(parts: &[&str], len: usize) -> String {
         h.update([0u8]);
     }
     let digest = h.finalize();
-    let mut s = String::with_capacity(len);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(len + 1);
     for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
         if s.len() >= len {
             break;
         }
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 0xf)]));
     }
     s.truncate(len);
     s
 }
 
-/// A parsed finding with everything Vigil derives from it.
+/// A parsed finding with everything Vigil derives from it; borrows from the event's bytes.
 #[derive(Debug, Clone)]
-pub struct NormalizedFinding {
+pub struct NormalizedFinding<'a> {
     /// Stable identity hash of (`ProductArn`, `Id`).
     pub key: String,
-    pub finding: Finding,
+    pub finding: Finding<'a>,
     pub severity: SeverityLabel,
     pub account: AccountContext,
     pub guardduty_type: Option<GuardDutyType>,
@@ -52,17 +54,17 @@ pub struct NormalizedFinding {
     pub remediation: RemediationAdvice,
     pub entity: Entity,
     pub correlation_key: String,
-    /// The original finding JSON, forwarded intact.
-    pub raw: String,
-    /// `ProcessedAt`, parsed once (it orders states on the hot path).
+    /// The original finding JSON, stored and forwarded as it arrived.
+    pub raw: &'a str,
+    /// `ProcessedAt` (it orders states that share `UpdatedAt`).
     pub processed_at: Option<DateTime<Utc>>,
     /// Timestamps that were later than the delivery time plus the clock-skew allowance and
     /// were clamped to it (see [`NormalizedFinding::clamp_times`]).
     pub clamped: Vec<String>,
 }
 
-impl NormalizedFinding {
-    pub fn new(finding: Finding, runbook: &Runbook) -> Self {
+impl<'a> NormalizedFinding<'a> {
+    pub fn new(finding: Finding<'a>, runbook: &Runbook) -> Self {
         let key = finding_key(&finding.product_arn, &finding.id);
         let severity = finding
             .severity_label()
@@ -80,13 +82,8 @@ impl NormalizedFinding {
         remediation.text = clip(&remediation.text, MAX_TEXT_CHARS);
         remediation.url = remediation.url.map(|u| clip(&u, MAX_TEXT_CHARS));
         let (correlation_key, entity) = correlation_key(&finding);
-        let raw = serde_json::to_string(&finding).unwrap_or_default();
-        let processed_at = finding
-            .other
-            .get("ProcessedAt")
-            .and_then(|v| v.as_str())
-            .and_then(crate::asff::Timestamp::parse)
-            .map(|t| t.at());
+        let raw = finding.raw;
+        let processed_at = finding.processed_at;
         Self {
             key,
             finding,
@@ -112,23 +109,19 @@ impl NormalizedFinding {
     pub fn clamp_times(&mut self, limit: DateTime<Utc>) {
         let f = &mut self.finding;
         let mut clamped: Vec<&'static str> = Vec::new();
-        if f.created_at.clamp_to(limit) {
-            clamped.push("CreatedAt");
+        let mut clamp = |t: &mut DateTime<Utc>, field: &'static str| {
+            if *t > limit {
+                *t = limit;
+                clamped.push(field);
+            }
+        };
+        clamp(&mut f.created_at, "CreatedAt");
+        clamp(&mut f.updated_at, "UpdatedAt");
+        if let Some(t) = f.first_observed_at.as_mut() {
+            clamp(t, "FirstObservedAt");
         }
-        if f.updated_at.clamp_to(limit) {
-            clamped.push("UpdatedAt");
-        }
-        if f.first_observed_at
-            .as_mut()
-            .is_some_and(|t| t.clamp_to(limit))
-        {
-            clamped.push("FirstObservedAt");
-        }
-        if f.last_observed_at
-            .as_mut()
-            .is_some_and(|t| t.clamp_to(limit))
-        {
-            clamped.push("LastObservedAt");
+        if let Some(t) = f.last_observed_at.as_mut() {
+            clamp(t, "LastObservedAt");
         }
         if self.processed_at.is_some_and(|t| t > limit) {
             self.processed_at = Some(limit);
@@ -152,7 +145,7 @@ impl NormalizedFinding {
     /// the higher severity: reordered deliveries converge on the same state.
     pub fn state_rank(&self) -> StateRank {
         (
-            self.finding.updated_at.at(),
+            self.finding.updated_at,
             self.processed_at,
             self.finding.workflow_status(),
             self.finding.record_state(),
@@ -177,9 +170,9 @@ impl NormalizedFinding {
     /// the previous state's start when the severity is unchanged, else this state's `UpdatedAt`.
     pub fn severity_since(&self, prev: Option<&FindingRecord>) -> DateTime<Utc> {
         match prev {
-            None => self.finding.created_at.at(),
+            None => self.finding.created_at,
             Some(p) if p.severity == self.severity => p.severity_since,
-            Some(_) => self.finding.updated_at.at(),
+            Some(_) => self.finding.updated_at,
         }
     }
 }
@@ -263,10 +256,10 @@ impl FindingRecord {
     ) -> Self {
         FindingRecord {
             key: f.key.clone(),
-            finding_id: f.finding.id.clone(),
-            product_arn: f.finding.product_arn.clone(),
+            finding_id: f.finding.id.to_string(),
+            product_arn: f.finding.product_arn.to_string(),
             account_id: f.account.account_id.clone(),
-            updated_at: f.finding.updated_at.at(),
+            updated_at: f.finding.updated_at,
             workflow_status: f.finding.workflow_status(),
             record_state: f.finding.record_state(),
             severity: f.severity,
@@ -276,10 +269,10 @@ impl FindingRecord {
             title: clip_title(&f.finding.title),
             product: clip(f.finding.product(), MAX_LABEL_CHARS),
             correlation_key: f.correlation_key.clone(),
-            created_at: f.finding.created_at.at(),
+            created_at: f.finding.created_at,
             event_time: f.finding.event_time(),
             last_event_time: f.finding.last_event_time(),
-            raw: f.raw.clone(),
+            raw: f.raw.to_owned(),
             version: prev.map_or(1, |p| p.version + 1),
             ingested_at: now,
             expires_at: incident_id.is_none().then(|| now + ttl),

@@ -110,7 +110,7 @@ pub struct Incident {
 fn lead_of(f: &NormalizedFinding) -> LeadFinding {
     LeadFinding {
         key: f.key.clone(),
-        finding_id: f.finding.id.clone(),
+        finding_id: f.finding.id.to_string(),
         severity: f.severity,
         event_time: f.finding.event_time(),
         title: clip_title(&f.finding.title),
@@ -281,11 +281,15 @@ impl Incident {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::asff::parse_finding;
     use crate::testing::Asff;
     use serde_json::json;
 
-    pub(crate) fn nf(id: &str, sev: &str, created: &str, updated: &str) -> NormalizedFinding {
+    pub(crate) fn nf(
+        id: &str,
+        sev: &str,
+        created: &str,
+        updated: &str,
+    ) -> NormalizedFinding<'static> {
         let v = Asff::guardduty(id)
             .set("Id", json!(id))
             .severity(sev)
@@ -293,7 +297,7 @@ mod tests {
             .updated(updated)
             .title(&format!("{sev} {id}"))
             .json();
-        NormalizedFinding::new(parse_finding(&v).unwrap(), &Runbook::default())
+        crate::testing::normalized(&v)
     }
 
     fn t(s: &str) -> DateTime<Utc> {
@@ -413,13 +417,12 @@ mod tests {
         inc.apply(None, &a, &rb);
         let mut archived = a.clone();
         archived.finding.record_state = Some("ARCHIVED".into());
-        archived.finding.updated_at =
-            crate::asff::Timestamp::parse("2026-11-20T11:00:00Z").unwrap();
+        archived.finding.updated_at = crate::asff::parse_time("2026-11-20T11:00:00Z").unwrap();
         inc.apply(Some(&record_of(&a, &inc.id)), &archived, &rb);
         assert_eq!(inc.status, IncidentStatus::Resolved);
         assert_eq!((inc.finding_count, inc.active_finding_count), (1, 0));
         let mut again = a.clone();
-        again.finding.updated_at = crate::asff::Timestamp::parse("2026-11-20T12:00:00Z").unwrap();
+        again.finding.updated_at = crate::asff::parse_time("2026-11-20T12:00:00Z").unwrap();
         inc.apply(Some(&record_of(&archived, &inc.id)), &again, &rb);
         assert_eq!(inc.status, IncidentStatus::Open);
         assert_eq!(inc.active_finding_count, 1);
@@ -442,7 +445,7 @@ mod tests {
             Utc::now(),
             Duration::days(1),
         );
-        r.title = f.finding.title.clone();
+        r.title = f.finding.title.to_string();
         r.processed_at = None;
         r
     }

@@ -32,7 +32,7 @@ pub mod runbook;
 pub mod testing;
 
 pub use correlate::CorrelationHead;
-pub use engine::{ingest, ingest_values, BatchReport, Outcome, Settings};
+pub use engine::{ingest, ingest_raw, ingest_values, BatchReport, Outcome, Settings};
 pub use error::{FindingError, RunbookError, StoreError};
 pub use finding::{FindingRecord, NormalizedFinding};
 pub use incident::{Incident, IncidentStatus};

@@ -197,13 +197,23 @@ pub fn event(id: &str, detail_type: &str, findings: Vec<Value>) -> Value {
 /// [`Asff::guardduty`]) titled `title`, on instance `i-1`.
 pub fn incident(finding: &str, title: &str, version: u64) -> crate::incident::Incident {
     let rb = crate::runbook::Runbook::default();
-    let v = Asff::guardduty(finding).title(title).json();
-    let f = crate::finding::NormalizedFinding::new(
-        crate::asff::parse_finding(&v).expect("the builder's findings are valid"),
-        &rb,
-    );
+    let f = normalized(&Asff::guardduty(finding).title(title).json());
     let mut inc = crate::incident::Incident::open(&f, &rb, Utc::now(), Duration::days(1));
     inc.apply(None, &f, &rb);
     inc.version = version;
     inc
+}
+
+/// A finding's JSON text that lives as long as the test (parsed findings borrow from their
+/// text; leaking a test's few kilobytes keeps test code simple).
+pub fn text(v: &Value) -> &'static str {
+    Box::leak(v.to_string().into_boxed_str())
+}
+
+/// The parsed and enriched finding `v`, with the default runbook.
+pub fn normalized(v: &Value) -> crate::finding::NormalizedFinding<'static> {
+    crate::finding::NormalizedFinding::new(
+        crate::asff::parse_finding(text(v)).expect("the builder's findings are valid"),
+        &crate::runbook::Runbook::default(),
+    )
 }

@@ -213,7 +213,6 @@ pub fn cef_severity(s: SeverityLabel) -> u8 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use vigil_domain::NormalizedFinding;
     use vigil_domain::Runbook;
 
     pub(crate) fn incident(title: &str) -> Incident {
@@ -221,10 +220,7 @@ pub(crate) mod tests {
             .set("Id", serde_json::json!("f-1"))
             .title(title)
             .json();
-        let f = NormalizedFinding::new(
-            vigil_domain::asff::parse_finding(&v).unwrap(),
-            &Runbook::default(),
-        );
+        let f = vigil_domain::testing::normalized(&v);
         let rb = Runbook::default();
         let mut inc = Incident::open(&f, &rb, Utc::now(), chrono::Duration::days(1));
         inc.apply(None, &f, &rb);

@@ -5,13 +5,14 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use ingest::{process, Deps};
+use ingest::Deps;
 use rand::{seq::SliceRandom, Rng, SeedableRng};
 use serde_json::Value;
 use vigil_aws_dynamodb::DynamoStore;
 use vigil_domain::incident::Incident;
 use vigil_domain::FindingRecord;
 use vigil_domain::{Runbook, Settings};
+use vigil_e2e::process;
 use vigil_e2e::{ddb_endpoint, envelope, example_runbook, fixture_events, fresh_store, gd_finding};
 
 /// Everything an analyst sees of an incident, keyed by its findings rather than its id (the id
@@ -237,10 +238,12 @@ async fn write_requests_per_finding_stay_at_or_below_one_on_a_half_duplicate_str
     }
     let per_finding = d.store.write_requests() as f64 / deliveries.len() as f64;
     eprintln!(
-        "BENCH write_requests_per_finding={per_finding:.3} writes={} reads={} deliveries={}",
+        "BENCH write_requests_per_finding={per_finding:.3} writes={} reads={} deliveries={} wcu={} wcu_per_delivery={:.3}",
         d.store.write_requests(),
         d.store.read_requests(),
-        deliveries.len()
+        deliveries.len(),
+        d.store.consumed_wcu(),
+        d.store.consumed_wcu() / deliveries.len() as f64
     );
     assert!(per_finding <= 1.3, "{per_finding}");
 }

@@ -59,7 +59,7 @@ const KNOWN_BAD: [(&str, &str); 1] = [(
 fn every_security_hub_finding_in_the_corpus_parses_and_malformed_ones_are_named() {
     let Some(dir) = corpus_dir() else { return };
     let rb = Runbook::default();
-    let (mut files, mut parsed, mut failed) = (0, 0, Vec::new());
+    let (mut files, mut parsed, mut agreed, mut failed) = (0, 0, 0, Vec::new());
     for path in json_files(&dir.join("asff")) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -68,11 +68,17 @@ fn every_security_hub_finding_in_the_corpus_parses_and_malformed_ones_are_named(
         };
         files += 1;
         for f in findings {
-            match normalize_one(&f, &rb) {
+            // The fast parser decides as the complete reference model does.
+            if let Err(e) = vigil_domain::asff::reference::agreement(&f) {
+                panic!("{name}: the parsers disagree: {e}");
+            }
+            agreed += 1;
+            let text = f.to_string();
+            match normalize_one(&text, &rb) {
                 Ok(nf) => {
                     parsed += 1;
                     // Round trip: forwarding the stored finding gives back the original JSON.
-                    let back: Value = serde_json::from_str(&nf.raw).unwrap();
+                    let back: Value = serde_json::from_str(nf.raw).unwrap();
                     assert_eq!(back, f, "{name}: finding does not round-trip intact");
                     assert!(!nf.correlation_key.is_empty());
                     assert!(!nf.remediation.text.is_empty());
@@ -90,7 +96,7 @@ fn every_security_hub_finding_in_the_corpus_parses_and_malformed_ones_are_named(
         }
     }
     eprintln!(
-        "corpus: {files} files, {parsed} findings parsed, {} rejected",
+        "corpus: {files} files, {parsed} findings parsed, {} rejected, {agreed} decided alike by both parsers",
         failed.len()
     );
     assert!(
@@ -132,7 +138,8 @@ fn corruptions_of_corpus_findings_are_errors_naming_the_finding_and_field() {
     ] {
         let mut v = original.clone();
         v[field] = bad;
-        let e = parse_finding(&v).expect_err(field);
+        let text = v.to_string();
+        let e = parse_finding(&text).expect_err(field);
         assert_eq!(e.finding_id(), Some(id.as_str()), "{field}");
         assert!(e.to_string().contains(&id), "{field}: {e}");
         if field != "UpdatedAt" && field != "Resources" && field != "AwsAccountId" {
@@ -163,7 +170,8 @@ fn every_documented_guardduty_asff_type_maps_back_to_its_finding_type() {
             .types(&asff.split(" | ").collect::<Vec<_>>())
             .resources(serde_json::json!([{"Type": "Other", "Id": "r"}]))
             .json();
-        let f = parse_finding(&v).unwrap();
+        let text = v.to_string();
+        let f = parse_finding(&text).unwrap();
         let got = GuardDutyType::from_finding(&f).map(|t| t.to_string());
         let got = got.unwrap_or_else(|| panic!("{asff}: no GuardDuty type"));
         if got != native && !LOSSY.contains(&asff) {

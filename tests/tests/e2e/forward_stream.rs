@@ -40,7 +40,7 @@ async fn ingested(ep: &str, test: &str) -> (DynamoStore, Vec<EventRecord>) {
         emit_metrics: false,
     };
     for (_, ev) in fixture_events() {
-        process(&deps, ev).await.unwrap();
+        process(&deps, &ev.to_string()).await.unwrap();
     }
     let arn = stream_arn(deps.store.client(), deps.store.table())
         .await

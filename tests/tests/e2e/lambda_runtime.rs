@@ -225,7 +225,9 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
         emit_metrics: false,
     };
     for (_, ev) in fixture_events() {
-        ingest::process(&ingest_deps, ev).await.unwrap();
+        ingest::process(&ingest_deps, &ev.to_string())
+            .await
+            .unwrap();
     }
     let store = ingest_deps.store;
     let arn = vigil_aws_streams::stream_arn(store.client(), store.table())

@@ -1,13 +1,14 @@
 //! The DynamoDB store and the ingest handler against DynamoDB Local.
 
 use chrono::Utc;
-use ingest::{process, Deps, IngestError};
+use ingest::{Deps, IngestError};
 use serde_json::{json, Value};
 use vigil_aws_dynamodb::DynamoStore;
 use vigil_domain::incident::Incident;
 use vigil_domain::ports::{ChangeSet, Expect, Put};
 use vigil_domain::{CorrelationHead, FindingRecord};
 use vigil_domain::{IncidentReader, IncidentStore, Runbook, Settings, StoreError};
+use vigil_e2e::process;
 use vigil_e2e::{ddb_endpoint, envelope, fresh_store, gd_finding};
 
 fn deps(store: DynamoStore) -> Deps<DynamoStore> {

@@ -38,7 +38,7 @@ pub async fn replay_files<S: IncidentStore>(
                 continue;
             }
         };
-        let s = process(deps, payload)
+        let s = process(deps, &payload)
             .await
             .map_err(|source| ReplayError::Event {
                 file: f.clone(),
@@ -67,11 +67,17 @@ pub async fn replay_files<S: IncidentStore>(
     Ok(t)
 }
 
-fn read_event(f: &Path) -> Result<serde_json::Value, String> {
+fn read_event(f: &Path) -> Result<String, String> {
     let bytes = std::fs::read(f).map_err(|e| format!("cannot read: {e}"))?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| format!("not UTF-8 (first bad byte at offset {})", e.valid_up_to()))?;
-    serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 (first bad byte at offset {})",
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    serde_json::from_str::<&serde_json::value::RawValue>(&text)
+        .map_err(|e| format!("not JSON: {e}"))?;
+    Ok(text)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, WriteRequest,
+    AttributeValue, ConsumedCapacity, DeleteRequest, KeysAndAttributes, Put,
+    ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
@@ -30,6 +31,7 @@ pub struct DynamoStore {
     table: String,
     writes: AtomicU64,
     reads: AtomicU64,
+    wcu_tenths: AtomicU64,
 }
 
 impl DynamoStore {
@@ -39,6 +41,7 @@ impl DynamoStore {
             table: table.into(),
             writes: AtomicU64::new(0),
             reads: AtomicU64::new(0),
+            wcu_tenths: AtomicU64::new(0),
         }
     }
 
@@ -58,6 +61,18 @@ impl DynamoStore {
     /// Read requests sent (BatchGetItem, Query, Scan pages).
     pub fn read_requests(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Write capacity units the table reported consuming for this store's commits (DynamoDB
+    /// and DynamoDB Local return it with `ReturnConsumedCapacity`), for benchmarks.
+    pub fn consumed_wcu(&self) -> f64 {
+        self.wcu_tenths.load(Ordering::Relaxed) as f64 / 10.0
+    }
+
+    fn count_capacity<'a>(&self, c: impl Iterator<Item = &'a ConsumedCapacity>) {
+        let total: f64 = c.filter_map(|c| c.capacity_units).sum();
+        self.wcu_tenths
+            .fetch_add((total * 10.0).round() as u64, Ordering::Relaxed);
     }
 
     async fn batch_get<T: DeserializeOwned>(
@@ -254,26 +269,29 @@ impl IncidentStore for DynamoStore {
                 .set_condition_expression(p.condition_expression)
                 .set_expression_attribute_names(p.expression_attribute_names)
                 .set_expression_attribute_values(p.expression_attribute_values);
-            req = req.return_values_on_condition_check_failure(
-                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::None,
-            );
-            return req
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| classify("PutItem", e));
+            req = req
+                .return_values_on_condition_check_failure(
+                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::None,
+                )
+                .return_consumed_capacity(ReturnConsumedCapacity::Total);
+            let out = req.send().await.map_err(|e| classify("PutItem", e))?;
+            self.count_capacity(out.consumed_capacity.iter());
+            return Ok(());
         }
         let items: Vec<TransactWriteItem> = puts
             .into_iter()
             .map(|p| TransactWriteItem::builder().put(p).build())
             .collect();
-        self.client
+        let out = self
+            .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
-            .map(|_| ())
-            .map_err(transaction_error)
+            .map_err(transaction_error)?;
+        self.count_capacity(out.consumed_capacity.iter().flatten());
+        Ok(())
     }
 
     async fn backoff(&self, attempt: u32) {
@@ -391,7 +409,6 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
     use vigil_domain::ports::{Expect, Put};
     use vigil_domain::testing::{incident, Asff};
-    use vigil_domain::{NormalizedFinding, Runbook};
 
     fn block<F: std::future::Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
@@ -435,10 +452,7 @@ mod tests {
     /// A change set of two items, so the store sends a transaction.
     fn two_items() -> ChangeSet {
         let inc = incident("a", "t", 1);
-        let f = NormalizedFinding::new(
-            vigil_domain::asff::parse_finding(&Asff::guardduty("a").json()).unwrap(),
-            &Runbook::default(),
-        );
+        let f = vigil_domain::testing::normalized(&Asff::guardduty("a").json());
         let rec = FindingRecord::of(
             &f,
             None,

@@ -67,12 +67,27 @@ impl Default for Settings {
     }
 }
 
-pub fn normalize_one(v: &Value, runbook: &Runbook) -> Result<NormalizedFinding, FindingError> {
-    let f = parse_finding(v)?;
+/// Parses and enriches one finding from its JSON text.
+pub fn normalize_one<'a>(
+    raw: &'a str,
+    runbook: &Runbook,
+) -> Result<NormalizedFinding<'a>, FindingError> {
+    if raw.len() > MAX_FINDING_BYTES {
+        return Err(FindingError::Invalid {
+            finding_id: finding_id_of(raw),
+            field: "<finding>".into(),
+            reason: format!(
+                "{} bytes exceeds the {} byte limit (ASFF allows 240 KB)",
+                raw.len(),
+                MAX_FINDING_BYTES
+            ),
+        });
+    }
+    let f = parse_finding(raw)?;
     let nf = NormalizedFinding::new(f, runbook);
     if nf.raw.len() > MAX_FINDING_BYTES {
         return Err(FindingError::Invalid {
-            finding_id: finding_id_of(v),
+            finding_id: finding_id_of(raw),
             field: "<finding>".into(),
             reason: format!(
                 "{} bytes exceeds the {} byte limit (ASFF allows 240 KB)",
@@ -91,7 +106,7 @@ pub async fn ingest<S: IncidentStore>(
     store: &S,
     runbook: &Runbook,
     settings: &Settings,
-    mut findings: Vec<NormalizedFinding>,
+    mut findings: Vec<NormalizedFinding<'_>>,
     now: DateTime<Utc>,
 ) -> Result<BatchReport, StoreError> {
     let limit = now + settings.clock_skew;
@@ -165,7 +180,7 @@ async fn ingest_isolating<S: IncidentStore>(
     store: &S,
     runbook: &Runbook,
     settings: &Settings,
-    slice: &[NormalizedFinding],
+    slice: &[NormalizedFinding<'_>],
     now: DateTime<Utc>,
 ) -> Result<BatchReport, StoreError> {
     match ingest_slice(store, runbook, settings, slice, now).await {
@@ -213,7 +228,7 @@ async fn ingest_slice<S: IncidentStore>(
     store: &S,
     runbook: &Runbook,
     settings: &Settings,
-    slice: &[NormalizedFinding],
+    slice: &[NormalizedFinding<'_>],
     now: DateTime<Utc>,
 ) -> Result<BatchReport, StoreError> {
     let keys: Vec<String> = slice.iter().map(|f| f.key.clone()).collect();
@@ -315,26 +330,24 @@ async fn ingest_slice<S: IncidentStore>(
     })
 }
 
-/// Parses, enriches and ingests raw findings (the `detail.findings` of one event). Malformed
-/// findings are reported as [`Outcome::Invalid`] and do not stop the others.
-pub async fn ingest_values<S: IncidentStore>(
+/// Parses, enriches and ingests findings from their JSON texts (the `detail.findings` of one
+/// event, as they arrived). Malformed findings are reported as [`Outcome::Invalid`] and do not
+/// stop the others.
+pub async fn ingest_raw<S: IncidentStore>(
     store: &S,
     runbook: &Runbook,
     settings: &Settings,
-    values: &[Value],
+    findings: &[&str],
     now: DateTime<Utc>,
 ) -> Result<BatchReport, StoreError> {
-    let mut good = Vec::with_capacity(values.len());
+    let mut good = Vec::with_capacity(findings.len());
     let mut invalid = Vec::new();
-    for v in values {
-        match normalize_one(v, runbook) {
+    for raw in findings {
+        match normalize_one(raw, runbook) {
             Ok(f) => good.push(f),
             Err(e) => invalid.push(FindingOutcome {
                 finding_id: e.finding_id().map(str::to_owned),
-                account_id: v
-                    .get("AwsAccountId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
+                account_id: account_of(raw),
                 severity: None,
                 environment: None,
                 outcome: Outcome::Invalid(e),
@@ -344,6 +357,32 @@ pub async fn ingest_values<S: IncidentStore>(
     let mut report = ingest(store, runbook, settings, good, now).await?;
     report.outcomes.extend(invalid);
     Ok(report)
+}
+
+/// Best effort, for the log line of an invalid finding.
+fn account_of(raw: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct A {
+        #[serde(rename = "AwsAccountId")]
+        account: Option<serde_json::Value>,
+    }
+    serde_json::from_str::<A>(raw)
+        .ok()
+        .and_then(|a| a.account)
+        .and_then(|v| v.as_str().map(|s| crate::bounds::clip(s, 64)))
+}
+
+/// [`ingest_raw`] for findings held as JSON values (tests, tools).
+pub async fn ingest_values<S: IncidentStore>(
+    store: &S,
+    runbook: &Runbook,
+    settings: &Settings,
+    values: &[Value],
+    now: DateTime<Utc>,
+) -> Result<BatchReport, StoreError> {
+    let texts: Vec<String> = values.iter().map(Value::to_string).collect();
+    let raws: Vec<&str> = texts.iter().map(String::as_str).collect();
+    ingest_raw(store, runbook, settings, &raws, now).await
 }
 
 #[cfg(test)]

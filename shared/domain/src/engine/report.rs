@@ -87,9 +87,9 @@ impl BatchReport {
     }
 }
 
-pub(crate) fn outcome_of(f: &NormalizedFinding, outcome: Outcome) -> FindingOutcome {
+pub(crate) fn outcome_of(f: &NormalizedFinding<'_>, outcome: Outcome) -> FindingOutcome {
     FindingOutcome {
-        finding_id: Some(f.finding.id.clone()),
+        finding_id: Some(f.finding.id.to_string()),
         account_id: Some(f.account.account_id.clone()),
         severity: Some(f.severity),
         environment: Some(f.account.environment.as_str()),

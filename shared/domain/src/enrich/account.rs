@@ -30,15 +30,11 @@ pub struct AccountContext {
 /// Tag keys read for the environment, compared case-insensitively, in this order.
 const ENVIRONMENT_TAGS: [&str; 3] = ["environment", "env", "stage"];
 
-pub fn account_context(runbook: &Runbook, finding: &Finding) -> AccountContext {
-    let entry = runbook.accounts.get(&finding.aws_account_id);
-    let name = entry.and_then(|e| e.name.clone()).or_else(|| {
-        finding
-            .other
-            .get("AwsAccountName")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    });
+pub fn account_context(runbook: &Runbook, finding: &Finding<'_>) -> AccountContext {
+    let entry = runbook.accounts.get(finding.aws_account_id.as_ref());
+    let name = entry
+        .and_then(|e| e.name.clone())
+        .or_else(|| finding.aws_account_name.as_deref().map(str::to_owned));
     let owner = entry
         .and_then(|e| e.owner.clone())
         .or_else(|| runbook.defaults.owner.clone());
@@ -50,7 +46,7 @@ pub fn account_context(runbook: &Runbook, finding: &Finding) -> AccountContext {
         },
     };
     AccountContext {
-        account_id: finding.aws_account_id.clone(),
+        account_id: finding.aws_account_id.to_string(),
         name,
         environment,
         environment_source,
@@ -58,11 +54,10 @@ pub fn account_context(runbook: &Runbook, finding: &Finding) -> AccountContext {
     }
 }
 
-fn environment_from_tags(finding: &Finding) -> Option<Environment> {
+fn environment_from_tags(finding: &Finding<'_>) -> Option<Environment> {
     for wanted in ENVIRONMENT_TAGS {
         for r in &finding.resources {
-            let Some(tags) = &r.tags else { continue };
-            for (k, v) in tags {
+            for (k, v) in &r.tags {
                 if k.eq_ignore_ascii_case(wanted) {
                     if let Some(env) = Environment::parse(v) {
                         return Some(env);
@@ -92,7 +87,8 @@ mod tests {
             "t",
         )
         .unwrap();
-        let f = parse_finding(&gd(&[])).unwrap();
+        let text = gd(&[]).to_string();
+        let f = parse_finding(&text).unwrap();
         let c = account_context(&rb, &f);
         assert_eq!(
             (c.environment, c.environment_source),
@@ -104,14 +100,16 @@ mod tests {
         let mut v = gd(&[]);
         v["AwsAccountId"] = json!("222222222222");
         v["Resources"][0]["Tags"] = json!({"ENV": "Staging"});
-        let c = account_context(&rb, &parse_finding(&v).unwrap());
+        let text = v.to_string();
+        let c = account_context(&rb, &parse_finding(&text).unwrap());
         assert_eq!(
             (c.environment, c.environment_source),
             (Environment::Test, EnvironmentSource::ResourceTag)
         );
 
         v["Resources"][0]["Tags"] = json!({"Name": "web"});
-        let c = account_context(&rb, &parse_finding(&v).unwrap());
+        let text = v.to_string();
+        let c = account_context(&rb, &parse_finding(&text).unwrap());
         assert_eq!(
             (c.environment, c.environment_source),
             (Environment::Dev, EnvironmentSource::Default)

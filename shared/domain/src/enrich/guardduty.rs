@@ -52,7 +52,7 @@ impl GuardDutyType {
 
     /// Reads the type from a GuardDuty finding: `Types[]` (or `FindingProviderFields.Types`),
     /// else a `ProductFields` entry whose key ends in `type` and whose value has the GuardDuty form.
-    pub fn from_finding(f: &Finding) -> Option<Self> {
+    pub fn from_finding(f: &Finding<'_>) -> Option<Self> {
         if !f.is_guardduty() {
             return None;
         }
@@ -84,11 +84,10 @@ impl GuardDutyType {
                 }
             }
         }
-        f.product_fields.as_ref().and_then(|pf| {
-            pf.iter()
-                .filter(|(k, _)| k.to_ascii_lowercase().ends_with("type"))
-                .find_map(|(_, v)| Self::parse(v).filter(|_| v.contains('/')))
-        })
+        f.product_fields
+            .iter()
+            .filter(|(k, _)| k.to_ascii_lowercase().ends_with("type"))
+            .find_map(|(_, v)| Self::parse(v).filter(|_| v.contains('/')))
     }
 }
 
@@ -111,34 +110,27 @@ impl fmt::Display for GuardDutyType {
 
 /// A short, stable type for the finding: the GuardDuty type, else the Security Hub control id,
 /// else the first `Types` entry, else the generator id.
-pub fn finding_type(f: &Finding, gd: Option<&GuardDutyType>) -> String {
+pub fn finding_type(f: &Finding<'_>, gd: Option<&GuardDutyType>) -> String {
     if let Some(gd) = gd {
         return gd.to_string();
     }
     if let Some(c) = f
-        .other
-        .get("Compliance")
-        .and_then(|c| c.get("SecurityControlId"))
-        .and_then(|v| v.as_str())
+        .compliance
+        .as_ref()
+        .and_then(|c| c.security_control_id.0.as_deref())
     {
         return format!("control/{c}");
     }
     if let Some(c) = f.product_field("ControlId") {
         return format!("control/{c}");
     }
-    if let Some(v) = f
-        .other
-        .get("Vulnerabilities")
-        .and_then(|v| v.get(0))
-        .and_then(|v| v.get("Id"))
-        .and_then(|v| v.as_str())
-    {
+    if let Some(v) = f.vulnerability_id.as_deref() {
         return format!("vulnerability/{v}");
     }
     if let Some(t) = f.types().first() {
-        return t.clone();
+        return t.to_string();
     }
-    f.generator_id.clone()
+    f.generator_id.to_string()
 }
 
 #[cfg(test)]
@@ -162,14 +154,13 @@ mod tests {
         assert_eq!(t.artifact.as_deref(), Some("DNS"));
         assert_eq!(t.to_string(), "Backdoor:EC2/C&CActivity.B!DNS");
 
-        let f = parse_finding(&gd(&[
-            "TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce",
-        ]))
-        .unwrap();
+        let text = gd(&["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"]).to_string();
+        let f = parse_finding(&text).unwrap();
         let t = GuardDutyType::from_finding(&f).unwrap();
         assert_eq!(t.to_string(), "UnauthorizedAccess:EC2/SSHBruteForce");
 
-        let f = parse_finding(&gd(&["TTPs/AttackSequence:IAM/CompromisedCredentials"])).unwrap();
+        let text = gd(&["TTPs/AttackSequence:IAM/CompromisedCredentials"]).to_string();
+        let f = parse_finding(&text).unwrap();
         let t = GuardDutyType::from_finding(&f).unwrap();
         assert_eq!(t.to_string(), "AttackSequence:IAM/CompromisedCredentials");
         assert!(GuardDutyType::parse("Software and Configuration Checks").is_none());
@@ -180,7 +171,8 @@ mod tests {
         let mut v = gd(&["Unusual Behaviors"]);
         v["ProductFields"] =
             json!({"aws/guardduty/service/findingType": "Trojan:EC2/DGADomainRequest.B"});
-        let f = parse_finding(&v).unwrap();
+        let text = v.to_string();
+        let f = parse_finding(&text).unwrap();
         assert_eq!(
             GuardDutyType::from_finding(&f).unwrap().to_string(),
             "Trojan:EC2/DGADomainRequest.B"
@@ -189,10 +181,8 @@ mod tests {
 
     #[test]
     fn finding_type_prefers_guardduty_then_control_then_types() {
-        let f = parse_finding(&gd(&[
-            "TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce",
-        ]))
-        .unwrap();
+        let text = gd(&["TTPs/Initial Access/UnauthorizedAccess:EC2-SSHBruteForce"]).to_string();
+        let f = parse_finding(&text).unwrap();
         let g = GuardDutyType::from_finding(&f);
         assert_eq!(
             finding_type(&f, g.as_ref()),
@@ -201,12 +191,14 @@ mod tests {
         let mut v = gd(&["Software and Configuration Checks/Industry and Regulatory Standards"]);
         v["ProductArn"] = json!("arn:aws:securityhub:us-east-1::product/aws/securityhub");
         v["Compliance"] = json!({"Status": "FAILED", "SecurityControlId": "S3.8"});
-        let f = parse_finding(&v).unwrap();
+        let text = v.to_string();
+        let f = parse_finding(&text).unwrap();
         assert_eq!(finding_type(&f, None), "control/S3.8");
         let mut v = gd(&["Software and Configuration Checks/Vulnerabilities/CVE"]);
         v["ProductArn"] = json!("arn:aws:securityhub:us-east-1::product/aws/inspector");
         v["Vulnerabilities"] = json!([{"Id": "CVE-2023-38545"}]);
-        let f = parse_finding(&v).unwrap();
+        let text = v.to_string();
+        let f = parse_finding(&text).unwrap();
         assert_eq!(finding_type(&f, None), "vulnerability/CVE-2023-38545");
     }
 }

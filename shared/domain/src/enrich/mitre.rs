@@ -32,7 +32,7 @@ fn tactic_named(s: &str) -> Option<&'static str> {
 
 /// The MITRE ATT&CK tactic of a finding: from `TTPs/<Tactic>/...` in `Types`, else from
 /// `Effects/...`, else from the GuardDuty threat purpose.
-pub fn mitre_tactic(f: &Finding, gd: Option<&GuardDutyType>) -> Option<&'static str> {
+pub fn mitre_tactic(f: &Finding<'_>, gd: Option<&GuardDutyType>) -> Option<&'static str> {
     for t in f.types() {
         let mut parts = t.split('/');
         let ns = parts.next().unwrap_or_default();
@@ -82,17 +82,14 @@ mod tests {
 
     #[test]
     fn tactic_comes_from_the_ttps_namespace_then_effects_then_threat_purpose() {
-        let f = parse_finding(&gd(&[
-            "TTPs/Command and Control/Backdoor:EC2-C&CActivity.B",
-        ]))
-        .unwrap();
+        let text = gd(&["TTPs/Command and Control/Backdoor:EC2-C&CActivity.B"]).to_string();
+        let f = parse_finding(&text).unwrap();
         assert_eq!(mitre_tactic(&f, None), Some("Command and Control"));
-        let f = parse_finding(&gd(&[
-            "Effects/Data Exfiltration/Exfiltration:S3-AnomalousBehavior",
-        ]))
-        .unwrap();
+        let text = gd(&["Effects/Data Exfiltration/Exfiltration:S3-AnomalousBehavior"]).to_string();
+        let f = parse_finding(&text).unwrap();
         assert_eq!(mitre_tactic(&f, None), Some("Exfiltration"));
-        let f = parse_finding(&gd(&["Unusual Behaviors/User"])).unwrap();
+        let text = gd(&["Unusual Behaviors/User"]).to_string();
+        let f = parse_finding(&text).unwrap();
         let t = GuardDutyType::parse("CryptoCurrency:EC2/BitcoinTool.B!DNS").unwrap();
         assert_eq!(mitre_tactic(&f, Some(&t)), Some("Impact"));
         assert_eq!(mitre_tactic(&f, None), None);

@@ -100,7 +100,7 @@ const GENERIC: Guide = Guide {
     url: "https://docs.aws.amazon.com/securityhub/latest/userguide/securityhub-findings.html",
 };
 
-fn builtin_guide(f: &Finding, gd: Option<&GuardDutyType>) -> &'static Guide {
+fn builtin_guide(f: &Finding<'_>, gd: Option<&GuardDutyType>) -> &'static Guide {
     if let Some(gd) = gd {
         let family = gd.threat_family.as_str();
         let res = gd.resource_type.as_str();
@@ -133,10 +133,10 @@ fn builtin_guide(f: &Finding, gd: Option<&GuardDutyType>) -> &'static Guide {
             _ => &GENERIC,
         };
     }
-    if f.other.contains_key("Vulnerabilities") || f.product_arn.contains("/aws/inspector") {
+    if f.has_vulnerabilities || f.product_arn.contains("/aws/inspector") {
         return &VULNERABILITY;
     }
-    match f.resources.first().map(|r| r.resource_type.as_str()) {
+    match f.resources.first().map(|r| r.resource_type.as_ref()) {
         Some("AwsEc2SecurityGroup") => &SECURITY_GROUP,
         Some("AwsS3Bucket") => &S3,
         _ => &GENERIC,
@@ -144,20 +144,18 @@ fn builtin_guide(f: &Finding, gd: Option<&GuardDutyType>) -> &'static Guide {
 }
 
 /// The finding's own recommendation when it has one, else Vigil's built-in guide.
-pub fn remediation(f: &Finding, gd: Option<&GuardDutyType>) -> RemediationAdvice {
-    if let Some(rec) = f
-        .remediation
-        .as_ref()
-        .and_then(|r| r.recommendation.as_ref())
+pub fn remediation(f: &Finding<'_>, gd: Option<&GuardDutyType>) -> RemediationAdvice {
+    if let Some(text) = f
+        .remediation_text
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
     {
-        if let Some(text) = rec.text.as_deref().filter(|t| !t.trim().is_empty()) {
-            return RemediationAdvice {
-                text: text.to_owned(),
-                url: rec.url.clone(),
-                source: RemediationSource::Finding,
-                guide: None,
-            };
-        }
+        return RemediationAdvice {
+            text: text.to_owned(),
+            url: f.remediation_url.as_deref().map(str::to_owned),
+            source: RemediationSource::Finding,
+            guide: None,
+        };
     }
     let p = builtin_guide(f, gd);
     RemediationAdvice {
@@ -212,7 +210,8 @@ mod tests {
                 "lambda-function-compromise",
             ),
         ];
-        let f = parse_finding(&gd(&[])).unwrap();
+        let text = gd(&[]).to_string();
+        let f = parse_finding(&text).unwrap();
         for (t, guide) in cases {
             let gd = GuardDutyType::parse(t).unwrap();
             let r = remediation(&f, Some(&gd));
@@ -225,7 +224,8 @@ mod tests {
     fn the_findings_own_remediation_wins() {
         let mut v = gd(&[]);
         v["Remediation"] = json!({"Recommendation": {"Text": "Do X", "Url": "https://x"}});
-        let f = parse_finding(&v).unwrap();
+        let text = v.to_string();
+        let f = parse_finding(&text).unwrap();
         let r = remediation(&f, GuardDutyType::parse("Backdoor:EC2/X").as_ref());
         assert_eq!(r.source, RemediationSource::Finding);
         assert_eq!(r.text, "Do X");

@@ -9,66 +9,13 @@
 //! One malformed finding therefore never fails the event it arrived in.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::{RecordState, SeverityLabel, WorkflowStatus};
 use crate::error::FindingError;
-
-/// Severity labels, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SeverityLabel {
-    Informational,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl SeverityLabel {
-    /// Derives a label from `Severity.Normalized` (0–100) by the ranges documented for ASFF:
-    /// 0 informational, 1–39 low, 40–69 medium, 70–89 high, 90–100 critical.
-    pub fn from_normalized(n: i64) -> Self {
-        match n {
-            i64::MIN..=0 => Self::Informational,
-            1..=39 => Self::Low,
-            40..=69 => Self::Medium,
-            70..=89 => Self::High,
-            _ => Self::Critical,
-        }
-    }
-
-    /// Parses a label case-insensitively (`HIGH`, `high`, `High`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "INFORMATIONAL" | "INFO" => Some(Self::Informational),
-            "LOW" => Some(Self::Low),
-            "MEDIUM" => Some(Self::Medium),
-            "HIGH" => Some(Self::High),
-            "CRITICAL" => Some(Self::Critical),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Informational => "INFORMATIONAL",
-            Self::Low => "LOW",
-            Self::Medium => "MEDIUM",
-            Self::High => "HIGH",
-            Self::Critical => "CRITICAL",
-        }
-    }
-}
-
-impl fmt::Display for SeverityLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// An ASFF timestamp: the original text (kept for forwarding) and its parsed instant.
 ///
@@ -82,27 +29,7 @@ pub struct Timestamp {
 
 impl Timestamp {
     pub fn parse(raw: &str) -> Option<Self> {
-        let s = raw.trim();
-        let at = DateTime::parse_from_rfc3339(s)
-            .map(|d| d.with_timezone(&Utc))
-            .ok()
-            .or_else(|| {
-                // RFC 3339 allows a space instead of `T`; some producers also drop the offset.
-                let t = s.replacen(' ', "T", 1);
-                DateTime::parse_from_rfc3339(&t)
-                    .map(|d| d.with_timezone(&Utc))
-                    .ok()
-                    .or_else(|| {
-                        NaiveDateTime::parse_from_str(&t, "%Y-%m-%dT%H:%M:%S%.f")
-                            .ok()
-                            .map(|n| n.and_utc())
-                    })
-            })?;
-        // Years outside 1..=9999 are not ISO 8601 timestamps any product sends, and date
-        // arithmetic near chrono's limits would overflow.
-        if !(1..=9999).contains(&at.year()) {
-            return None;
-        }
+        let at = super::parse_time(raw)?;
         Some(Self {
             raw: raw.to_owned(),
             at,
@@ -238,53 +165,6 @@ pub struct FindingProviderFields {
     pub types: Option<Vec<String>>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
-}
-
-/// Workflow status of a finding (`Workflow.Status`, or the legacy `WorkflowState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum WorkflowStatus {
-    New,
-    Notified,
-    Suppressed,
-    Resolved,
-}
-
-impl WorkflowStatus {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "NEW" => Some(Self::New),
-            "NOTIFIED" | "ASSIGNED" | "IN_PROGRESS" => Some(Self::Notified),
-            "SUPPRESSED" | "DEFERRED" => Some(Self::Suppressed),
-            "RESOLVED" => Some(Self::Resolved),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "NEW",
-            Self::Notified => "NOTIFIED",
-            Self::Suppressed => "SUPPRESSED",
-            Self::Resolved => "RESOLVED",
-        }
-    }
-}
-
-/// `RecordState` of a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum RecordState {
-    Active,
-    Archived,
-}
-
-impl RecordState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "ACTIVE",
-            Self::Archived => "ARCHIVED",
-        }
-    }
 }
 
 /// One ASFF finding. Known fields are typed; everything else is kept verbatim in `other`.
@@ -548,270 +428,221 @@ fn field_of_serde_error(e: &serde_json::Error) -> String {
     "<finding>".into()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::Asff;
-    use serde_json::json;
-
-    pub(crate) fn minimal() -> Value {
-        Asff::guardduty("f1")
-            .created("2026-11-20T10:00:00.123Z")
-            .updated("2026-11-20T10:00:00.123Z")
-            .set("Severity", json!({"Label": "MEDIUM", "Normalized": 40}))
-            .set("SomethingNew", json!({"kept": [1, 2, 3]}))
-            .json()
-    }
-
-    #[test]
-    fn a_minimal_finding_parses_and_round_trips_with_unknown_fields_intact() {
-        let v = minimal();
-        let f = parse_finding(&v).unwrap();
-        assert_eq!(f.severity_label(), Some(SeverityLabel::Medium));
-        assert_eq!(f.to_json(), v);
-    }
-
-    #[test]
-    fn severity_label_is_derived_from_normalized_by_documented_ranges() {
-        for (n, l) in [
-            (0, SeverityLabel::Informational),
-            (1, SeverityLabel::Low),
-            (39, SeverityLabel::Low),
-            (40, SeverityLabel::Medium),
-            (69, SeverityLabel::Medium),
-            (70, SeverityLabel::High),
-            (89, SeverityLabel::High),
-            (90, SeverityLabel::Critical),
-            (100, SeverityLabel::Critical),
-        ] {
-            let mut v = minimal();
-            v["Severity"] = json!({ "Normalized": n });
-            assert_eq!(parse_finding(&v).unwrap().severity_label(), Some(l), "{n}");
+/// Whether the fast parser ([`super::parse_finding`]) and this reference model make the same
+/// decisions about `value`: both accept or both reject it, and when they accept it, every value
+/// Vigil reads is the same. `Err` says where they differ.
+pub fn agreement(value: &Value) -> Result<(), String> {
+    let text = value.to_string();
+    let fast = super::parse_finding(&text);
+    let reference = parse_finding(value);
+    let (f, r) = match (fast, reference) {
+        (Err(_), Err(_)) => return Ok(()),
+        (Ok(_), Err(e)) => return Err(format!("only the reference rejects it: {e}")),
+        (Err(e), Ok(_)) => return Err(format!("only the fast parser rejects it: {e}")),
+        (Ok(f), Ok(r)) => (f, r),
+    };
+    let mut diffs: Vec<String> = Vec::new();
+    let mut same = |what: &str, a: String, b: String| {
+        if a != b {
+            diffs.push(format!("{what}: fast {a} != reference {b}"));
         }
-    }
-
-    #[test]
-    fn label_wins_over_normalized_and_string_normalized_is_accepted() {
-        let mut v = minimal();
-        v["Severity"] = json!({"Label": "LOW", "Normalized": 40});
-        assert_eq!(
-            parse_finding(&v).unwrap().severity_label(),
-            Some(SeverityLabel::Low)
-        );
-        v["Severity"] = json!({"Normalized": "75"});
-        assert_eq!(
-            parse_finding(&v).unwrap().severity_label(),
-            Some(SeverityLabel::High)
-        );
-    }
-
-    #[test]
-    fn severity_falls_back_to_finding_provider_fields() {
-        let mut v = minimal();
-        v.as_object_mut().unwrap().remove("Severity");
-        v["FindingProviderFields"] = json!({"Severity": {"Label": "CRITICAL"}, "Types": ["x/y"]});
-        v.as_object_mut().unwrap().remove("Types");
-        let f = parse_finding(&v).unwrap();
-        assert_eq!(f.severity_label(), Some(SeverityLabel::Critical));
-        assert_eq!(f.types(), ["x/y".to_string()]);
-    }
-
-    #[test]
-    fn missing_severity_everywhere_is_an_error_naming_the_field_and_finding() {
-        let mut v = minimal();
-        v.as_object_mut().unwrap().remove("Severity");
-        let e = parse_finding(&v).unwrap_err().to_string();
-        assert!(e.contains("Severity") && e.contains("finding/f1"), "{e}");
-    }
-
-    #[test]
-    fn timestamps_accept_zero_to_nine_fractional_digits_and_space_form() {
-        for raw in [
-            "2026-11-20T10:00:00Z",
-            "2026-11-20T10:00:00.1Z",
-            "2026-11-20T10:00:00.123Z",
-            "2026-11-20T10:00:00.123456Z",
-            "2026-11-20T10:00:00.123456789Z",
-            "2026-11-20T12:00:00.5+02:00",
-            "2026-11-20 10:00:00.000000000",
-        ] {
-            let t = Timestamp::parse(raw).unwrap_or_else(|| panic!("{raw}"));
-            assert_eq!(t.at().date_naive().to_string(), "2026-11-20", "{raw}");
-            assert_eq!(t.raw(), raw);
-        }
-        assert!(Timestamp::parse("yesterday").is_none());
-        assert!(Timestamp::parse("+262143-12-31 23:59:59").is_none());
-        assert!(Timestamp::parse("-262144-01-01 00:00:00").is_none());
-        assert!(Timestamp::parse("0000-01-01T00:00:00Z").is_none());
-        assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_some());
-    }
-
-    #[test]
-    fn each_required_field_is_named_when_missing() {
-        for field in [
-            "Id",
-            "ProductArn",
-            "GeneratorId",
-            "AwsAccountId",
-            "CreatedAt",
-            "UpdatedAt",
-            "Title",
-            "Resources",
-        ] {
-            let mut v = minimal();
-            v.as_object_mut().unwrap().remove(field);
-            let e = parse_finding(&v).unwrap_err();
-            assert!(e.to_string().contains(field), "{field}: {e}");
-        }
-    }
-
-    #[test]
-    fn wrong_types_are_errors_not_panics() {
-        let mut v = minimal();
-        v["Resources"] = json!("not a list");
-        assert!(parse_finding(&v).is_err());
-        let mut v = minimal();
-        v["ProductFields"] = json!({"a": {"nested": true}});
-        let e = parse_finding(&v).unwrap_err().to_string();
-        assert!(e.contains("finding/f1"), "{e}");
-        let mut v = minimal();
-        v["AwsAccountId"] = json!(111111111111u64);
-        assert!(parse_finding(&v).is_err());
-        let mut v = minimal();
-        v["UpdatedAt"] = json!("not a time");
-        assert!(parse_finding(&v).is_err());
-        assert!(parse_finding(&json!([1, 2])).is_err());
-        assert!(parse_finding(&json!(null)).is_err());
-    }
-
-    #[test]
-    fn account_id_must_be_twelve_digits() {
-        let mut v = minimal();
-        v["AwsAccountId"] = json!("1234");
-        let e = parse_finding(&v).unwrap_err().to_string();
-        assert!(e.contains("AwsAccountId"), "{e}");
-    }
-
-    #[test]
-    fn workflow_and_record_state_default_to_new_and_active() {
-        let f = parse_finding(&minimal()).unwrap();
-        assert_eq!(f.workflow_status(), WorkflowStatus::New);
-        assert_eq!(f.record_state(), RecordState::Active);
-        let mut v = minimal();
-        v["Workflow"] = json!({"Status": "RESOLVED"});
-        v["RecordState"] = json!("ARCHIVED");
-        let f = parse_finding(&v).unwrap();
-        assert_eq!(f.workflow_status(), WorkflowStatus::Resolved);
-        assert_eq!(f.record_state(), RecordState::Archived);
-    }
-
-    #[test]
-    fn unicode_survives_parsing() {
-        let mut v = minimal();
-        v["Title"] = json!("Ünïcödé 🚨 – 攻撃");
-        let f = parse_finding(&v).unwrap();
-        assert_eq!(f.title, "Ünïcödé 🚨 – 攻撃");
-    }
-}
-
-/// The parser never panics: not on arbitrary JSON, and not on a real finding with any of its
-/// fields replaced by arbitrary JSON. It either parses or names the finding and field.
-#[cfg(test)]
-mod never_panics {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-            ".{0,40}".prop_map(Value::String),
-            // Strings that look like the values the parser interprets.
-            prop_oneof![
-                Just("2026-11-20T10:00:00Z"),
-                Just("9999-12-31T23:59:59Z"),
-                Just("0000-01-01T00:00:00Z"),
-                Just("+262143-12-31 23:59:59"),
-                Just("HIGH"),
-                Just("111111111111"),
-                Just("ARCHIVED"),
-            ]
-            .prop_map(|s| Value::String(s.to_owned())),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map(
-                    prop_oneof![
-                        Just("Label".to_owned()),
-                        Just("Normalized".to_owned()),
-                        Just("Type".to_owned()),
-                        Just("Id".to_owned()),
-                        Just("Tags".to_owned()),
-                        Just("Details".to_owned()),
-                        Just("Status".to_owned()),
-                        "[A-Za-z]{1,12}",
-                    ],
-                    inner,
-                    0..6
-                )
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    const FIELDS: [&str; 22] = [
+    };
+    let o = |x: Option<&str>| format!("{x:?}");
+    same(
         "SchemaVersion",
-        "Id",
+        f.schema_version.to_string(),
+        r.schema_version.clone(),
+    );
+    same("Id", f.id.to_string(), r.id.clone());
+    same(
         "ProductArn",
+        f.product_arn.to_string(),
+        r.product_arn.clone(),
+    );
+    same(
         "GeneratorId",
+        f.generator_id.to_string(),
+        r.generator_id.clone(),
+    );
+    same(
         "AwsAccountId",
-        "Types",
-        "FirstObservedAt",
-        "LastObservedAt",
+        f.aws_account_id.to_string(),
+        r.aws_account_id.clone(),
+    );
+    same(
+        "AwsAccountName",
+        o(f.aws_account_name.as_deref()),
+        o(r.other.get("AwsAccountName").and_then(Value::as_str)),
+    );
+    same(
+        "types",
+        format!(
+            "{:?}",
+            f.types().iter().map(|t| t.as_ref()).collect::<Vec<_>>()
+        ),
+        format!("{:?}", r.types()),
+    );
+    same(
         "CreatedAt",
+        f.created_at.to_string(),
+        r.created_at.at().to_string(),
+    );
+    same(
         "UpdatedAt",
-        "Severity",
-        "Title",
-        "Description",
-        "Resources",
-        "ProductFields",
-        "ProductName",
-        "Workflow",
-        "WorkflowState",
-        "RecordState",
-        "FindingProviderFields",
-        "Remediation",
+        f.updated_at.to_string(),
+        r.updated_at.at().to_string(),
+    );
+    same(
+        "FirstObservedAt",
+        format!("{:?}", f.first_observed_at),
+        format!("{:?}", r.first_observed_at.as_ref().map(Timestamp::at)),
+    );
+    same(
+        "LastObservedAt",
+        format!("{:?}", f.last_observed_at),
+        format!("{:?}", r.last_observed_at.as_ref().map(Timestamp::at)),
+    );
+    same(
         "ProcessedAt",
-    ];
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(512))]
-        #[test]
-        fn arbitrary_json_is_an_error_not_a_panic(v in json()) {
-            let _ = parse_finding(&v);
-        }
-
-        #[test]
-        fn a_real_finding_with_any_field_replaced_parses_or_names_the_finding(
-            replacements in prop::collection::vec((0usize..FIELDS.len(), json()), 1..4),
-            nested in json(),
-        ) {
-            let mut v = crate::testing::Asff::guardduty("f1").json();
-            v["Resources"][0]["Details"] = nested;
-            for (i, value) in replacements {
-                v[FIELDS[i]] = value;
-            }
-            match parse_finding(&v) {
-                Ok(f) => {
-                    let nf = crate::finding::NormalizedFinding::new(f, &crate::runbook::Runbook::default());
-                    prop_assert!(!nf.correlation_key.is_empty());
-                }
-                Err(e) => prop_assert!(!e.field().is_empty()),
-            }
-        }
+        format!("{:?}", f.processed_at),
+        format!(
+            "{:?}",
+            r.other
+                .get("ProcessedAt")
+                .and_then(Value::as_str)
+                .and_then(super::parse_time)
+        ),
+    );
+    same(
+        "event_time",
+        f.event_time().to_string(),
+        r.event_time().to_string(),
+    );
+    same(
+        "last_event_time",
+        f.last_event_time().to_string(),
+        r.last_event_time().to_string(),
+    );
+    same(
+        "severity",
+        format!("{:?}", f.severity_label()),
+        format!("{:?}", r.severity_label()),
+    );
+    same("Title", f.title.to_string(), r.title.clone());
+    same(
+        "Description",
+        f.description.to_string(),
+        r.description.clone(),
+    );
+    same("product", f.product().to_owned(), r.product().to_owned());
+    same("Region", o(f.region.as_deref()), o(r.region.as_deref()));
+    same(
+        "workflow",
+        format!("{:?}", f.workflow_status()),
+        format!("{:?}", r.workflow_status()),
+    );
+    same(
+        "record_state",
+        format!("{:?}", f.record_state()),
+        format!("{:?}", r.record_state()),
+    );
+    let pf: BTreeMap<&str, &str> = f
+        .product_fields
+        .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref()))
+        .collect();
+    let rpf: BTreeMap<&str, &str> = r
+        .product_fields
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    same("ProductFields", format!("{pf:?}"), format!("{rpf:?}"));
+    let rec = r
+        .remediation
+        .as_ref()
+        .and_then(|x| x.recommendation.as_ref());
+    same(
+        "Remediation.Text",
+        o(f.remediation_text.as_deref()),
+        o(rec.and_then(|x| x.text.as_deref())),
+    );
+    same(
+        "Remediation.Url",
+        o(f.remediation_url.as_deref()),
+        o(rec.and_then(|x| x.url.as_deref())),
+    );
+    same(
+        "SecurityControlId",
+        o(f.compliance
+            .as_ref()
+            .and_then(|c| c.security_control_id.0.as_deref())),
+        o(r.other
+            .get("Compliance")
+            .and_then(|c| c.get("SecurityControlId"))
+            .and_then(Value::as_str)),
+    );
+    same(
+        "Vulnerabilities",
+        format!(
+            "{} {:?}",
+            f.has_vulnerabilities,
+            f.vulnerability_id.as_deref()
+        ),
+        format!(
+            "{} {:?}",
+            r.other.contains_key("Vulnerabilities"),
+            r.other
+                .get("Vulnerabilities")
+                .and_then(|v| v.get(0))
+                .and_then(|v| v.get("Id"))
+                .and_then(Value::as_str)
+        ),
+    );
+    same(
+        "resources",
+        format!("{}", f.resources.len()),
+        format!("{}", r.resources.len()),
+    );
+    for (a, b) in f.resources.iter().zip(&r.resources) {
+        same(
+            "Resource.Type",
+            a.resource_type.to_string(),
+            b.resource_type.clone(),
+        );
+        same("Resource.Id", a.id.to_string(), b.id.clone());
+        same(
+            "Resource.Partition",
+            o(a.partition.as_deref()),
+            o(b.partition.as_deref()),
+        );
+        same(
+            "Resource.Region",
+            o(a.region.as_deref()),
+            o(b.region.as_deref()),
+        );
+        let at: BTreeMap<&str, &str> = a
+            .tags
+            .iter()
+            .map(|(k, v)| (k.as_ref(), v.as_ref()))
+            .collect();
+        let bt: BTreeMap<&str, &str> = b
+            .tags
+            .iter()
+            .flatten()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        same("Resource.Tags", format!("{at:?}"), format!("{bt:?}"));
+        let ad: Option<Value> = a.details.and_then(|d| serde_json::from_str(d).ok());
+        same(
+            "Resource.Details",
+            format!("{ad:?}"),
+            format!("{:?}", b.details.as_ref().filter(|d| !d.is_null())),
+        );
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("; "))
     }
 }
