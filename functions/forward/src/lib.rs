@@ -149,7 +149,7 @@ pub async fn forward_records(
         ..Default::default()
     };
     let mut deliveries = Vec::new();
-    let mut removed: Vec<(usize, String)> = Vec::new();
+    let mut removed: Vec<(usize, String, Vec<String>)> = Vec::new();
     for (index, r) in records.iter().enumerate() {
         let item = decode(r);
         match item.outcome {
@@ -165,7 +165,7 @@ pub async fn forward_records(
                     raw_findings: Vec::new(),
                 });
             }
-            RecordOutcome::IncidentRemoved(id) => removed.push((index, id)),
+            RecordOutcome::IncidentRemoved { id, listed } => removed.push((index, id, listed)),
             RecordOutcome::Skip(why) => {
                 report.skipped += 1;
                 tracing::debug!(sequence_number = ?item.sequence_number, reason = why, "record skipped");
@@ -178,12 +178,12 @@ pub async fn forward_records(
         }
     }
     let mut report = dispatcher.forward(deliveries, deadline, report).await;
-    for (index, id) in removed {
+    for (index, id, listed) in removed {
         let Some(cleanup) = cleanup else {
             report.skipped += 1;
             continue;
         };
-        match cleanup.remove_findings_of(&id).await {
+        match cleanup.remove_findings_of(&id, &listed).await {
             Ok(n) => {
                 report.incidents_removed += 1;
                 tracing::info!(incident_id = %id, findings = n, "incident left the table; its finding records were deleted");

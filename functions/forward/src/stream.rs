@@ -16,8 +16,9 @@ pub enum RecordOutcome {
     Forward(Box<IncidentPayload>),
     /// Nothing for a SIEM (another item kind, a non-material change).
     Skip(&'static str),
-    /// An incident left the table (its TTL expired): the finding records it held go too.
-    IncidentRemoved(String),
+    /// An incident left the table (its TTL expired): the finding records it held go too
+    /// (`listed`: the members its last image lists; the others are found through the index).
+    IncidentRemoved { id: String, listed: Vec<String> },
     /// The image does not decode: logged and counted; retrying cannot fix it.
     Malformed(StoreError),
 }
@@ -37,7 +38,10 @@ pub fn decode(record: &EventRecord) -> StreamItem {
     let outcome = if record.event_name == "REMOVE" {
         match incident_id_of_keys(&change.keys) {
             Some(id) if is_incident(&change.old_image) || change.old_image.is_empty() => {
-                RecordOutcome::IncidentRemoved(id)
+                let listed = incident_from_image(&change.old_image)
+                    .map(|i| i.members.0)
+                    .unwrap_or_default();
+                RecordOutcome::IncidentRemoved { id, listed }
             }
             _ => RecordOutcome::Skip("item removed"),
         }
@@ -160,7 +164,7 @@ mod tests {
             serde_dynamo::AttributeValue::S(format!("I#{}", inc.id)),
         );
         match decode(&r).outcome {
-            RecordOutcome::IncidentRemoved(id) => assert_eq!(id, inc.id),
+            RecordOutcome::IncidentRemoved { id, .. } => assert_eq!(id, inc.id),
             other => panic!("{other:?}"),
         }
     }

@@ -739,8 +739,47 @@ impl Dispatcher {
             return;
         }
         let n = self.top_findings;
+        // Incidents name their most recent findings: one batched read for all of them. Only
+        // an incident that names fewer than it holds and than a sink wants (or a payload from
+        // the outbox, which does not keep the names) is read through the index.
+        let named = |d: &Delivery| {
+            let k = d.payload.recent_keys.len();
+            k > 0 && (k >= n || k as u64 >= d.payload.finding_count)
+        };
+        let mut keys: Vec<String> = deliveries
+            .iter()
+            .filter(|d| named(d))
+            .flat_map(|d| d.payload.recent_keys.iter().take(n).cloned())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let batch = if keys.is_empty() {
+            Ok(std::collections::HashMap::new())
+        } else {
+            src.by_keys(&keys).await
+        };
         let fetched: Vec<_> = stream::iter(deliveries.iter())
-            .map(|d| src.recent(&d.payload.incident_id, n))
+            .map(|d| {
+                let batch = &batch;
+                async move {
+                    if !named(d) {
+                        return src.recent(&d.payload.incident_id, n).await;
+                    }
+                    match batch {
+                        Ok(found) => Ok(d
+                            .payload
+                            .recent_keys
+                            .iter()
+                            .take(n)
+                            .filter_map(|k| found.get(k).cloned())
+                            .collect()),
+                        Err(e) => Err(StoreError::Unavailable {
+                            message: format!("reading the incidents' findings: {e}"),
+                            source: None,
+                        }),
+                    }
+                }
+            })
             .buffered(LEDGER_CONCURRENCY)
             .collect()
             .await;

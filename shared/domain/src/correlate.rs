@@ -146,6 +146,48 @@ impl IncidentWindow {
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         t >= lo && t <= hi
     }
+
+    /// The window widened outward to whole UTC days, as a head records it: a head changes
+    /// only when one of its incidents grows into a new day, not with every finding, and still
+    /// admits every finding its incident's exact window admits. The exact choice is made on
+    /// the incidents themselves.
+    pub fn coarse(&self) -> IncidentWindow {
+        let floor = |t: DateTime<Utc>| {
+            let s = t.timestamp().div_euclid(HEAD_GRANULARITY_SECS) * HEAD_GRANULARITY_SECS;
+            DateTime::from_timestamp(s, 0).unwrap_or(t)
+        };
+        let ceil = |t: DateTime<Utc>| {
+            let f = floor(t);
+            if f == t {
+                t
+            } else {
+                f.checked_add_signed(Duration::seconds(HEAD_GRANULARITY_SECS))
+                    .unwrap_or(t)
+            }
+        };
+        IncidentWindow {
+            incident_id: self.incident_id.clone(),
+            first_seen: floor(self.first_seen),
+            last_seen: ceil(self.last_seen),
+        }
+    }
+}
+
+/// Granularity of the windows a head records (see [`IncidentWindow::coarse`]).
+pub const HEAD_GRANULARITY_SECS: i64 = 86_400;
+
+/// Among incidents whose (exact) windows admit `t`, the one a finding at `t` joins: the
+/// latest (greatest last seen), then the smallest id.
+pub fn choose<'a>(
+    windows: impl Iterator<Item = &'a IncidentWindow>,
+    t: DateTime<Utc>,
+    window: Duration,
+) -> Option<&'a IncidentWindow> {
+    windows.filter(|w| w.admits(t, window)).max_by(|a, b| {
+        a.last_seen
+            .cmp(&b.last_seen)
+            .then_with(|| b.incident_id.cmp(&a.incident_id))
+    })
 }
 
 /// How many incident windows a head remembers per correlation key.
@@ -158,6 +200,14 @@ pub struct CorrelationHead {
     pub windows: Vec<IncidentWindow>,
     pub version: u64,
     pub expires_at: DateTime<Utc>,
+    /// Wall-clock time of its last change: a window naming an incident that is not stored yet
+    /// is an ingest still in flight while this is recent, an interrupted one after.
+    #[serde(default = "epoch")]
+    pub changed_at: DateTime<Utc>,
+}
+
+fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
 }
 
 impl CorrelationHead {
@@ -167,19 +217,22 @@ impl CorrelationHead {
             windows: Vec::new(),
             version: 0,
             expires_at: DateTime::<Utc>::UNIX_EPOCH,
+            changed_at: DateTime::<Utc>::UNIX_EPOCH,
         }
     }
 
     /// The incident a finding seen at `t` joins: among windows admitting `t`, the latest one.
     pub fn find(&self, t: DateTime<Utc>, window: Duration) -> Option<&IncidentWindow> {
-        self.windows
-            .iter()
-            .filter(|w| w.admits(t, window))
-            .max_by(|a, b| {
-                a.last_seen
-                    .cmp(&b.last_seen)
-                    .then_with(|| b.incident_id.cmp(&a.incident_id))
-            })
+        choose(self.windows.iter(), t, window)
+    }
+
+    /// The incidents a finding seen at `t` may join: every window admitting `t`.
+    pub fn candidates(
+        &self,
+        t: DateTime<Utc>,
+        window: Duration,
+    ) -> impl Iterator<Item = &IncidentWindow> {
+        self.windows.iter().filter(move |w| w.admits(t, window))
     }
 
     /// Records an incident's span; keeps the most recent [`HEAD_WINDOWS`].
@@ -286,6 +339,26 @@ mod tests {
         assert!(!w.admits(t("2026-11-21T12:00:01Z"), win));
         assert!(w.admits(t("2026-11-19T10:00:00Z"), win));
         assert!(!w.admits(t("2026-11-19T09:59:59Z"), win));
+    }
+
+    #[test]
+    fn coarse_windows_cover_whole_days_and_contain_the_exact_window() {
+        let w = IncidentWindow {
+            incident_id: "i".into(),
+            first_seen: t("2026-11-20T10:00:00Z"),
+            last_seen: t("2026-11-20T12:00:01Z"),
+        };
+        let c = w.coarse();
+        assert_eq!(c.first_seen, t("2026-11-20T00:00:00Z"));
+        assert_eq!(c.last_seen, t("2026-11-21T00:00:00Z"));
+        let mut later = w.clone();
+        later.last_seen = t("2026-11-20T23:00:00Z");
+        assert_eq!(later.coarse(), c, "growing within the day changes nothing");
+        let win = Duration::hours(1);
+        for m in (0..72 * 60).step_by(7) {
+            let at = t("2026-11-19T00:00:00Z") + Duration::minutes(m);
+            assert!(!w.admits(at, win) || c.admits(at, win), "{at}");
+        }
     }
 
     #[test]

@@ -242,6 +242,10 @@ pub struct FindingRecord {
     /// clamped to the delivery time (their original text stays in `raw`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clamped: Vec<String>,
+    /// In an incident that does not list it among its first members
+    /// ([`crate::incident::Members`]): the store indexes it by incident instead.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub indexed: bool,
 }
 
 impl FindingRecord {
@@ -278,6 +282,7 @@ impl FindingRecord {
             expires_at: incident_id.is_none().then(|| now + ttl),
             incident_id,
             clamped: f.clamped.clone(),
+            indexed: false,
         }
     }
 

@@ -15,14 +15,193 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::asff::SeverityLabel;
+use crate::asff::{RecordState, SeverityLabel, WorkflowStatus};
 use crate::correlate::IncidentWindow;
 use crate::enrich::{RemediationAdvice, RemediationSource};
-use crate::finding::{clip_title, short_hash, FindingRecord, NormalizedFinding};
+use crate::finding::{clip_title, short_hash, FindingRecord, NormalizedFinding, StateRank};
 use crate::runbook::{Environment, HumanDuration, Runbook};
 
 /// Most entries kept in an incident's `finding_types`, `tactics` and `products`.
 pub const MAX_LIST_ENTRIES: usize = 256;
+
+/// How many of its most recent findings an incident names ([`Incident::recent`]), so that the
+/// forwarder reads them by key, for a whole batch of incidents at once.
+pub const RECENT_FINDINGS: usize = 10;
+
+/// How many member keys an incident lists itself ([`Members`]).
+pub const INLINE_MEMBERS: usize = 16;
+
+/// The first [`INLINE_MEMBERS`] members of an incident, by key: where the store finds them
+/// without an index (later members are indexed instead; see `FindingRecord::indexed`).
+///
+/// Bookkeeping, not part of what an incident is (which members come first depends on arrival
+/// order): two incidents are equal whatever their lists hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Members(pub Vec<String>);
+
+impl PartialEq for Members {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Members {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.iter().any(|k| k == key)
+    }
+    /// Lists `key` if there is room.
+    fn add(&mut self, key: &str) {
+        if self.0.len() < INLINE_MEMBERS && !self.contains(key) {
+            self.0.push(key.to_owned());
+        }
+    }
+}
+
+/// A member finding, by key and event time (see [`Incident::recent`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberRef {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "t")]
+    pub event_time: DateTime<Utc>,
+}
+
+/// One finding state folded into an incident, kept until the finding's own record is known to
+/// hold it (see [`Journal`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Folded {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "u")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<DateTime<Utc>>,
+    #[serde(rename = "w")]
+    pub workflow_status: WorkflowStatus,
+    #[serde(rename = "r")]
+    pub record_state: RecordState,
+    #[serde(rename = "s")]
+    pub severity: SeverityLabel,
+    #[serde(rename = "ss")]
+    pub severity_since: DateTime<Utc>,
+    /// Wall-clock time it was folded in.
+    #[serde(rename = "at")]
+    pub folded_at: DateTime<Utc>,
+}
+
+impl Folded {
+    pub fn of(record: &FindingRecord, now: DateTime<Utc>) -> Self {
+        Folded {
+            key: record.key.clone(),
+            updated_at: record.updated_at,
+            processed_at: record.processed_at,
+            workflow_status: record.workflow_status,
+            record_state: record.record_state,
+            severity: record.severity,
+            severity_since: record.severity_since,
+            folded_at: now,
+        }
+    }
+
+    pub fn state_rank(&self) -> StateRank {
+        (
+            self.updated_at,
+            self.processed_at,
+            self.workflow_status,
+            self.record_state,
+            self.severity,
+        )
+    }
+
+    /// `record` (the finding's stored record, if any; else `like`, a record of the delivery)
+    /// with this folded state: what the incident already counts for the finding.
+    pub fn as_record(
+        &self,
+        incident_id: &str,
+        record: Option<&FindingRecord>,
+        like: impl FnOnce() -> FindingRecord,
+    ) -> FindingRecord {
+        let mut r = match record {
+            Some(r) => r.clone(),
+            None => {
+                let mut r = like();
+                r.version = 0;
+                r
+            }
+        };
+        r.updated_at = self.updated_at;
+        r.processed_at = self.processed_at;
+        r.workflow_status = self.workflow_status;
+        r.record_state = self.record_state;
+        r.severity = self.severity;
+        r.severity_since = self.severity_since;
+        r.incident_id = Some(incident_id.to_owned());
+        r
+    }
+}
+
+/// The finding states an incident has folded in whose finding records may not be written yet.
+///
+/// An ingest writes an incident before the finding records it folds in (one conditional write
+/// per item, no transaction). If it stops in between, the retry must not fold the same states
+/// in twice: it finds them here, and only writes the records. An entry is dropped once the
+/// finding's record holds that state or a newer one, which the next write of the incident
+/// sees (it reads those records); so the journal holds about one write's worth of entries.
+///
+/// Bookkeeping, not part of what an incident is: two incidents are equal whatever their
+/// journals hold.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Journal(pub Vec<Folded>);
+
+impl PartialEq for Journal {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Journal {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The newest state folded in for `key`.
+    pub fn get(&self, key: &str) -> Option<&Folded> {
+        self.0
+            .iter()
+            .filter(|f| f.key == key)
+            .max_by(|a, b| a.state_rank().cmp(&b.state_rank()))
+    }
+
+    /// Records that `state` is folded in (replacing older entries of its finding).
+    pub fn record(&mut self, state: Folded) {
+        self.0.retain(|f| f.key != state.key);
+        self.0.push(state);
+    }
+
+    /// Keeps only entries whose state the finding's record (`stored(key)`: its rank, if the
+    /// record was read) does not hold yet, and that are younger than `horizon`.
+    pub fn prune(
+        &mut self,
+        stored: impl Fn(&str) -> Option<StateRank>,
+        horizon: DateTime<Utc>,
+    ) -> usize {
+        let before = self.0.len();
+        self.0.retain(|f| {
+            let held = stored(&f.key).is_some_and(|r| r >= f.state_rank());
+            !held && f.folded_at > horizon
+        });
+        before - self.0.len()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|f| f.key.as_str())
+    }
+}
 
 fn insert_capped(set: &mut BTreeSet<String>, value: &str) {
     if set.len() < MAX_LIST_ENTRIES && !set.contains(value) {
@@ -105,6 +284,15 @@ pub struct Incident {
     /// Wall-clock time of the last material change.
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Its [`RECENT_FINDINGS`] most recent findings by event time, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent: Vec<MemberRef>,
+    /// Its first members, listed (see [`Members`]).
+    #[serde(default, skip_serializing_if = "Members::is_empty")]
+    pub members: Members,
+    /// Finding states folded in whose records may not be written yet (see [`Journal`]).
+    #[serde(default, skip_serializing_if = "Journal::is_empty")]
+    pub journal: Journal,
 }
 
 fn lead_of(f: &NormalizedFinding) -> LeadFinding {
@@ -174,6 +362,9 @@ impl Incident {
             created_at: now,
             updated_at: now,
             expires_at: now + retention,
+            recent: Vec::new(),
+            members: Members::default(),
+            journal: Journal::default(),
         };
         // The opening finding is folded in by the caller through `apply`, like any other.
         inc.severity = SeverityLabel::Informational;
@@ -213,6 +404,7 @@ impl Incident {
             if active {
                 self.active_finding_count += 1;
             }
+            self.members.add(&f.key);
         }
         insert_capped(&mut self.finding_types, &f.finding_type);
         if let Some(t) = f.tactic {
@@ -224,6 +416,7 @@ impl Incident {
         );
         self.first_seen = self.first_seen.min(f.finding.event_time());
         self.last_seen = self.last_seen.max(f.finding.last_event_time());
+        self.note_recent(&f.key, f.finding.event_time());
         if f.account.environment > self.environment {
             self.environment = f.account.environment;
         }
@@ -261,6 +454,25 @@ impl Incident {
             IncidentStatus::Resolved
         };
         !self.material_eq(&before)
+    }
+
+    /// Keeps `key` among the [`RECENT_FINDINGS`] most recent members (newest event time first,
+    /// then smallest key): a function of the members alone, whatever the order they came in.
+    fn note_recent(&mut self, key: &str, event_time: DateTime<Utc>) {
+        if let Some(m) = self.recent.iter_mut().find(|m| m.key == key) {
+            m.event_time = event_time;
+        } else {
+            self.recent.push(MemberRef {
+                key: key.to_owned(),
+                event_time,
+            });
+        }
+        self.recent.sort_by(|a, b| {
+            b.event_time
+                .cmp(&a.event_time)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        self.recent.truncate(RECENT_FINDINGS);
     }
 
     /// Equality of everything but bookkeeping (version and wall-clock times).

@@ -112,6 +112,10 @@ pub struct IncidentPayload {
     /// incident's own counts give the total.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top_findings: Vec<FindingSummary>,
+    /// Keys of the incident's most recent findings, newest first, for reading them in one
+    /// batch (not sent).
+    #[serde(skip)]
+    pub recent_keys: Vec<String>,
 }
 
 /// One finding, in brief, inside a payload.
@@ -184,6 +188,7 @@ impl IncidentPayload {
             remediation: inc.lead.remediation.text.clone(),
             remediation_url: inc.lead.remediation.url.clone(),
             top_findings: Vec::new(),
+            recent_keys: inc.recent.iter().map(|m| m.key.clone()).collect(),
         }
     }
 }

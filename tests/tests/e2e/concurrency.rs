@@ -245,5 +245,6 @@ async fn write_requests_per_finding_stay_at_or_below_one_on_a_half_duplicate_str
         d.store.consumed_wcu(),
         d.store.consumed_wcu() / deliveries.len() as f64
     );
+    eprintln!("BENCH wcu_by_kind={:?}", d.store.consumed_wcu_by());
     assert!(per_finding <= 1.3, "{per_finding}");
 }

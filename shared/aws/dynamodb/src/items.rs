@@ -1,32 +1,48 @@
 //! The item codec: how domain records are laid out as DynamoDB items (see `docs/architecture.md`).
 //!
-//! | item | pk | sk | GSIs |
-//! |---|---|---|---|
-//! | finding record | `F#<finding key>` | `F` | gsi1: `INC#<incident id>` / `<event time>#<finding key>` |
-//! | correlation head | `C#<correlation key>` | `C` | - |
-//! | incident | `I#<incident id>` | `I` | gsi2: `STATUS#<status>` / `<last seen>#<incident id>` |
-//! | delivery state, outbox, dead letters, leases | see [`crate::ledger`] | | gsi3 |
+//! | item | pk | sk | top-level attributes | GSIs (keys only) |
+//! |---|---|---|---|---|
+//! | finding record | `F#<finding key>` | `F` | `v`, `b`, `ttl` (not in an incident), `m` (its incident, when the incident does not list it) | by-incident: `m` / `pk` |
+//! | correlation head | `C#<correlation key>` | `C` | `v`, `b`, `ttl` | - |
+//! | incident | `I#<incident id>` | `I` | `v`, `b`, `ttl`, `st` (status), `entity_type` | by-status: `st` / `pk` |
+//! | delivery state, outbox, dead letters, leases | see [`crate::ledger`] | | | gsi3 |
 //!
-//! Every item carries `entity_type` (`finding`, `head`, `incident`, `delivery`), and the
-//! versioned kinds carry `version` and `ttl` (epoch seconds). The stream's consumers decode
-//! images with the same codec ([`incident_from_image`]).
+//! `v` is the version every conditional write checks, `ttl` the expiry (epoch seconds), and `b`
+//! the record itself, compressed ([`crate::codec`]). Attribute names are short because DynamoDB
+//! bills them too. The indexes project keys only, on attributes that do not change with every
+//! write, so that a write to an item is not also a write to an index. Incidents carry
+//! `entity_type` for the stream's event filter. Items written before this layout (no `b`) are
+//! still read. The stream's consumers decode images with the same codec
+//! ([`incident_from_image`]).
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use vigil_domain::incident::Incident;
 use vigil_domain::{CorrelationHead, FindingRecord, StoreError};
 
+use crate::codec::{pack, unpack};
+
 pub type Item = HashMap<String, AttributeValue>;
 
-pub const GSI_BY_INCIDENT: &str = "gsi1";
-pub const GSI_BY_STATUS: &str = "gsi2";
+/// Keys only: the finding records of an incident (`m` = incident id, then `pk`).
+pub const GSI_BY_INCIDENT: &str = "by-incident";
+/// Keys only: incidents by status (`st` = `OPEN` | `RESOLVED`, then `pk`).
+pub const GSI_BY_STATUS: &str = "by-status";
 /// Sparse, keys only: due outbox entries (`OUTBOX`) and dead letters (`DEAD`).
 pub const GSI_OUTBOX: &str = "gsi3";
 
-/// `entity_type` of each item kind.
+/// Attribute names of the store's items.
+pub const ATTR_VERSION: &str = "v";
+pub const ATTR_BODY: &str = "b";
+pub const ATTR_TTL: &str = "ttl";
+pub const ATTR_INCIDENT: &str = "m";
+pub const ATTR_STATUS: &str = "st";
+
+/// `entity_type` of each item kind (finding records and heads carry none).
 pub const KIND_FINDING: &str = "finding";
 pub const KIND_HEAD: &str = "head";
 pub const KIND_INCIDENT: &str = "incident";
@@ -47,23 +63,34 @@ pub fn incident_pk(id: &str) -> String {
 pub fn delivery_pk(incident_id: &str) -> String {
     format!("D#{incident_id}")
 }
-/// gsi1 partition of an incident's findings.
-pub fn incident_findings_pk(incident_id: &str) -> String {
-    format!("INC#{incident_id}")
+
+/// The key prefix of an item kind's partition keys.
+pub fn prefix_of(kind: &str) -> Option<&'static str> {
+    match kind {
+        KIND_FINDING => Some("F#"),
+        KIND_HEAD => Some("C#"),
+        KIND_INCIDENT => Some("I#"),
+        _ => None,
+    }
 }
 
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
-    serde_dynamo::to_item(value).map_err(|e| StoreError::Rejected {
-        message: format!("cannot encode item: {e}"),
-        source: Some(Box::new(e)),
-    })
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
 }
 
-/// Decodes an item into a record; a failure names the item's key.
+fn encode_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Rejected {
+        message: format!("cannot encode item: {e}"),
+        source: None,
+    }
+}
+
+/// Decodes an item in the layout before compressed bodies (and the ledger's items); a failure
+/// names the item's key.
 pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     let key = match item.get("pk") {
         Some(AttributeValue::S(s)) => s.clone(),
@@ -75,54 +102,144 @@ pub fn decode<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     })
 }
 
-/// The encoded item with the attributes every kind carries: keys, `entity_type` and `ttl`.
-fn base_item<T: Serialize>(
-    value: &T,
-    pk: String,
-    sk: &str,
-    entity_type: &str,
-    expires_at: Option<chrono::DateTime<chrono::Utc>>,
-) -> Result<Item, StoreError> {
-    let mut item = encode(value)?;
-    item.insert("pk".into(), s(pk));
-    item.insert("sk".into(), s(sk));
-    item.insert("entity_type".into(), s(entity_type));
-    if let Some(at) = expires_at {
-        item.insert("ttl".into(), AttributeValue::N(at.timestamp().to_string()));
+/// `value` as JSON without the fields stored as attributes (`omit`).
+fn meta<T: Serialize>(value: &T, omit: &[&str]) -> Result<Vec<u8>, StoreError> {
+    let mut v = serde_json::to_value(value).map_err(encode_error)?;
+    if let Value::Object(m) = &mut v {
+        for k in omit {
+            m.shift_remove(*k);
+        }
     }
-    Ok(item)
+    serde_json::to_vec(&v).map_err(encode_error)
+}
+
+fn keyed(pk: String, sk: &str, version: u64, body: Vec<u8>) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(pk)),
+        ("sk".to_owned(), s(sk)),
+        (ATTR_VERSION.to_owned(), n(version)),
+        (ATTR_BODY.to_owned(), AttributeValue::B(body.into())),
+    ])
 }
 
 pub fn finding_item(r: &FindingRecord) -> Result<Item, StoreError> {
-    let mut item = base_item(r, finding_pk(&r.key), "F", KIND_FINDING, r.expires_at)?;
-    if let Some(id) = &r.incident_id {
-        item.insert("gsi1pk".into(), s(incident_findings_pk(id)));
-        item.insert(
-            "gsi1sk".into(),
-            s(format!("{}#{}", r.event_time.to_rfc3339(), r.key)),
-        );
+    let json = meta(r, &["key", "version", "raw"])?;
+    let body = pack(&json, Some(r.raw.as_bytes()))?;
+    let mut item = keyed(finding_pk(&r.key), "F", r.version, body);
+    if let Some(at) = r.expires_at {
+        item.insert(ATTR_TTL.into(), n(at.timestamp()));
+    }
+    // Only members their incident does not list are indexed (one index write when they join).
+    if let (Some(id), true) = (&r.incident_id, r.indexed) {
+        item.insert(ATTR_INCIDENT.into(), s(id.clone()));
     }
     Ok(item)
 }
 
 pub fn incident_item(i: &Incident) -> Result<Item, StoreError> {
-    let mut item = base_item(
-        i,
-        incident_pk(&i.id),
-        "I",
-        KIND_INCIDENT,
-        Some(i.expires_at),
-    )?;
-    item.insert("gsi2pk".into(), s(format!("STATUS#{}", i.status.as_str())));
-    item.insert(
-        "gsi2sk".into(),
-        s(format!("{}#{}", i.last_seen.to_rfc3339(), i.id)),
-    );
+    let json = meta(i, &["id", "version"])?;
+    let mut item = keyed(incident_pk(&i.id), "I", i.version, pack(&json, None)?);
+    item.insert(ATTR_TTL.into(), n(i.expires_at.timestamp()));
+    item.insert(ATTR_STATUS.into(), s(i.status.as_str()));
+    item.insert("entity_type".into(), s(KIND_INCIDENT));
     Ok(item)
 }
 
 pub fn head_item(h: &CorrelationHead) -> Result<Item, StoreError> {
-    base_item(h, head_pk(&h.key), "C", KIND_HEAD, Some(h.expires_at))
+    let json = meta(h, &["key", "version"])?;
+    let mut item = keyed(head_pk(&h.key), "C", h.version, pack(&json, None)?);
+    item.insert(ATTR_TTL.into(), n(h.expires_at.timestamp()));
+    Ok(item)
+}
+
+/// The parts of a stored item a record is decoded from, whichever attribute type carries them.
+struct Parts<'a> {
+    pk: &'a str,
+    version: Option<&'a str>,
+    body: Option<&'a [u8]>,
+}
+
+/// Rebuilds a record from its body and its key attributes (`id_field` from `pk` after its
+/// two-character prefix, `version` from `v`).
+fn rebuild<T: DeserializeOwned>(
+    parts: Parts<'_>,
+    id_field: &str,
+    with_raw: bool,
+) -> Result<T, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        key: parts.pk.to_owned(),
+        message,
+    };
+    let Some(body) = parts.body else {
+        return Err(corrupt("no body".into()));
+    };
+    let (json, raw) = unpack(parts.pk, body)?;
+    let mut v: Value = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
+    let Value::Object(m) = &mut v else {
+        return Err(corrupt("body is not an object".into()));
+    };
+    let id = parts.pk.get(2..).unwrap_or_default();
+    m.insert(id_field.into(), Value::String(id.to_owned()));
+    let version: u64 = parts
+        .version
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt("no version".into()))?;
+    m.insert("version".into(), Value::from(version));
+    if with_raw {
+        let raw = raw.ok_or_else(|| corrupt("no finding bytes in the body".into()))?;
+        let raw = String::from_utf8(raw).map_err(|e| corrupt(e.to_string()))?;
+        m.insert("raw".into(), Value::String(raw));
+    }
+    serde_json::from_value(v).map_err(|e| corrupt(e.to_string()))
+}
+
+fn parts(item: &Item) -> Parts<'_> {
+    Parts {
+        pk: match item.get("pk") {
+            Some(AttributeValue::S(s)) => s,
+            _ => "<no pk>",
+        },
+        version: match item.get(ATTR_VERSION) {
+            Some(AttributeValue::N(v)) => Some(v),
+            _ => None,
+        },
+        body: match item.get(ATTR_BODY) {
+            Some(AttributeValue::B(b)) => Some(b.as_ref()),
+            _ => None,
+        },
+    }
+}
+
+/// A record the store keeps as an item of its own kind.
+pub trait Stored: Sized {
+    fn from_item(item: Item) -> Result<Self, StoreError>;
+}
+
+impl Stored for FindingRecord {
+    fn from_item(item: Item) -> Result<Self, StoreError> {
+        if !item.contains_key(ATTR_BODY) {
+            return decode(item);
+        }
+        rebuild(parts(&item), "key", true)
+    }
+}
+
+impl Stored for Incident {
+    fn from_item(item: Item) -> Result<Self, StoreError> {
+        if !item.contains_key(ATTR_BODY) {
+            return decode(item);
+        }
+        rebuild(parts(&item), "id", false)
+    }
+}
+
+impl Stored for CorrelationHead {
+    fn from_item(item: Item) -> Result<Self, StoreError> {
+        if !item.contains_key(ATTR_BODY) {
+            return decode(item);
+        }
+        rebuild(parts(&item), "key", false)
+    }
 }
 
 /// Whether a stream image is an item of `kind`.
@@ -140,12 +257,119 @@ pub fn incident_id_of_keys(keys: &serde_dynamo::Item) -> Option<String> {
 
 /// Decodes an incident from a stream image (as Lambda delivers it).
 pub fn incident_from_image(image: &serde_dynamo::Item) -> Result<Incident, StoreError> {
-    let key = match image.get("pk") {
-        Some(serde_dynamo::AttributeValue::S(s)) => s.clone(),
-        _ => "<no pk>".into(),
+    let pk = match image.get("pk") {
+        Some(serde_dynamo::AttributeValue::S(s)) => s.as_str(),
+        _ => "<no pk>",
     };
-    serde_dynamo::from_item(image.clone()).map_err(|e| StoreError::Corrupt {
-        key,
-        message: e.to_string(),
-    })
+    match image.get(ATTR_BODY) {
+        Some(serde_dynamo::AttributeValue::B(body)) => {
+            let version = match image.get(ATTR_VERSION) {
+                Some(serde_dynamo::AttributeValue::N(v)) => Some(v.as_str()),
+                _ => None,
+            };
+            rebuild(
+                Parts {
+                    pk,
+                    version,
+                    body: Some(body),
+                },
+                "id",
+                false,
+            )
+        }
+        _ => serde_dynamo::from_item(image.clone()).map_err(|e| StoreError::Corrupt {
+            key: pk.to_owned(),
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The item size DynamoDB bills: attribute names plus values (numbers approximated by their
+/// text), in bytes.
+pub fn billed_size(item: &Item) -> usize {
+    fn value(v: &AttributeValue) -> usize {
+        match v {
+            AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+            AttributeValue::B(b) => b.as_ref().len(),
+            AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+            AttributeValue::M(m) => {
+                3 + m.iter().map(|(k, v)| k.len() + value(v) + 1).sum::<usize>()
+            }
+            AttributeValue::L(l) => 3 + l.iter().map(|v| value(v) + 1).sum::<usize>(),
+            AttributeValue::Ss(l) | AttributeValue::Ns(l) => l.iter().map(String::len).sum(),
+            AttributeValue::Bs(l) => l.iter().map(|b| b.as_ref().len()).sum(),
+            _ => 0,
+        }
+    }
+    item.iter().map(|(k, v)| k.len() + value(v)).sum()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use vigil_domain::testing::{normalized, Asff};
+
+    fn record() -> FindingRecord {
+        let f = normalized(&Asff::guardduty("a").json());
+        FindingRecord::of(
+            &f,
+            None,
+            Some("inc-1".into()),
+            chrono::Utc::now(),
+            chrono::Duration::days(1),
+        )
+    }
+
+    #[test]
+    fn records_round_trip_through_their_items() {
+        let mut r = record();
+        let item = finding_item(&r).unwrap();
+        assert!(!item.contains_key(ATTR_INCIDENT) && !item.contains_key(ATTR_TTL));
+        assert_eq!(FindingRecord::from_item(item).unwrap(), r);
+        r.indexed = true;
+        let item = finding_item(&r).unwrap();
+        assert_eq!(item.get(ATTR_INCIDENT), Some(&s("inc-1")));
+        assert_eq!(FindingRecord::from_item(item).unwrap(), r);
+        let inc = vigil_domain::testing::incident("a", "t", 3);
+        let item = incident_item(&inc).unwrap();
+        assert_eq!(item.get(ATTR_STATUS), Some(&s("OPEN")));
+        assert_eq!(Incident::from_item(item).unwrap(), inc);
+        let mut h = CorrelationHead::new("111111111111|ec2-instance:i-1");
+        h.upsert(inc.window());
+        h.version = 2;
+        assert_eq!(
+            CorrelationHead::from_item(head_item(&h).unwrap()).unwrap(),
+            h
+        );
+    }
+
+    #[test]
+    fn a_finding_record_fits_one_write_unit() {
+        let r = record();
+        let item = finding_item(&r).unwrap();
+        assert!(
+            billed_size(&item) <= 1024,
+            "{} bytes (finding {} bytes)",
+            billed_size(&item),
+            r.raw.len()
+        );
+    }
+
+    #[test]
+    fn items_in_the_layout_before_compressed_bodies_are_still_read() {
+        let r = record();
+        let mut legacy: Item = serde_dynamo::to_item(&r).unwrap();
+        legacy.insert("pk".into(), s(finding_pk(&r.key)));
+        assert_eq!(FindingRecord::from_item(legacy).unwrap(), r);
+    }
+
+    #[test]
+    fn stream_images_decode_like_items() {
+        let inc = vigil_domain::testing::incident("a", "t", 3);
+        let item = incident_item(&inc).unwrap();
+        let image: serde_dynamo::Item = item.into();
+        assert!(image_is(&image, KIND_INCIDENT));
+        assert_eq!(incident_from_image(&image).unwrap(), inc);
+    }
 }

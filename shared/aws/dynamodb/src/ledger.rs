@@ -27,10 +27,10 @@ use vigil_domain::{FindingRecord, StoreError};
 
 use crate::errors::{classify, rejected, transaction_error};
 use crate::items::{
-    decode, delivery_pk, incident_findings_pk, Item, GSI_BY_INCIDENT, GSI_OUTBOX, KIND_DEAD_LETTER,
-    KIND_DELIVERY, KIND_LEASE, KIND_OUTBOX,
+    delivery_pk, Item, GSI_OUTBOX, KIND_DEAD_LETTER, KIND_DELIVERY, KIND_LEASE, KIND_OUTBOX,
 };
-use crate::store::batch_get_items;
+use crate::store::{batch_get_items, DynamoStore};
+use vigil_domain::ports::{IncidentReader, IncidentStore};
 
 /// Attribute holding a destination's settled version.
 pub fn settled_attr(destination: &str) -> String {
@@ -612,19 +612,23 @@ impl DeliveryLedger for DynamoLedger {
     }
 }
 
-/// The incident's most recent findings (gsi1, newest first).
-#[derive(Debug, Clone)]
+/// An incident's findings: by key (what the incident names, one `BatchGetItem` for many
+/// incidents), or all its members through the by-incident index.
+#[derive(Debug)]
 pub struct DynamoFindings {
-    client: Client,
-    table: String,
+    store: DynamoStore,
 }
 
 impl DynamoFindings {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            client,
-            table: table.into(),
+            store: DynamoStore::new(client, table),
         }
+    }
+
+    /// Read requests sent, for benchmarks.
+    pub fn read_requests(&self) -> u64 {
+        self.store.read_requests()
     }
 }
 
@@ -635,26 +639,16 @@ impl FindingSource for DynamoFindings {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<FindingRecord>, StoreError>> {
         Box::pin(async move {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI_BY_INCIDENT)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(incident_findings_pk(incident_id)),
-                )
-                .scan_index_forward(false)
-                .limit(i32::try_from(limit.clamp(1, 100)).unwrap_or(100))
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            resp.items
-                .unwrap_or_default()
-                .into_iter()
-                .map(decode)
-                .collect()
+            let mut all = self.store.findings_of(incident_id).await?;
+            all.truncate(limit);
+            Ok(all)
         })
+    }
+
+    fn by_keys<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<HashMap<String, FindingRecord>, StoreError>> {
+        Box::pin(async move { self.store.get_findings(keys).await })
     }
 }

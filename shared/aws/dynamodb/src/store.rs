@@ -1,30 +1,40 @@
 //! [`DynamoStore`]: the domain's incident store on one DynamoDB table (layout in [`crate::items`]).
 //!
-//! Reads are strongly consistent `BatchGetItem`s. A commit is one `TransactWriteItems` whose
-//! puts are conditioned on `attribute_not_exists(pk)` for new items and `version = :v` for
-//! existing ones; a commit of a single item is a conditional `PutItem`.
+//! Reads are strongly consistent `BatchGetItem`s. A commit is one conditional `PutItem` per
+//! item (`attribute_not_exists(pk)` for new items, `v = :v` for existing ones), heads first,
+//! then incidents, then finding records, each group sent concurrently; the first failed
+//! condition stops it. No transactions: a transactional write costs twice the write units,
+//! and the engine's plans are correct from any prefix of their writes (see
+//! `vigil_domain::engine::plan`). Every item is encoded and checked against DynamoDB's limits
+//! before the first write, so a commit is never refused halfway for an item's size.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConsumedCapacity, DeleteRequest, KeysAndAttributes, Put,
-    ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
+    AttributeValue, ConsumedCapacity, DeleteRequest, KeysAndAttributes, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::future::BoxFuture;
-use serde::de::DeserializeOwned;
 use vigil_domain::incident::Incident;
 use vigil_domain::ports::{ChangeSet, Expect, FindingCleanup, IncidentReader, IncidentStore};
 use vigil_domain::{CorrelationHead, FindingRecord, StoreError};
 
-use crate::errors::{classify, rejected, transaction_error};
+use crate::errors::{classify, rejected};
 use crate::items::{
-    decode, finding_item, finding_pk, head_item, head_pk, incident_findings_pk, incident_item,
-    incident_pk, Item, GSI_BY_INCIDENT, GSI_BY_STATUS,
+    billed_size, finding_item, finding_pk, head_item, head_pk, incident_item, incident_pk,
+    prefix_of, Item, Stored, ATTR_INCIDENT, ATTR_STATUS, ATTR_VERSION, GSI_BY_INCIDENT,
+    GSI_BY_STATUS,
 };
 
-/// DynamoDB adapter for the store ports. Counts the requests it makes, for benchmarks.
+/// DynamoDB's item size limit.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// DynamoDB's partition key limit.
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+
+/// DynamoDB adapter for the store ports. Counts the requests it makes and the write units
+/// they consume, for benchmarks.
 #[derive(Debug)]
 pub struct DynamoStore {
     client: Client,
@@ -32,6 +42,8 @@ pub struct DynamoStore {
     writes: AtomicU64,
     reads: AtomicU64,
     wcu_tenths: AtomicU64,
+    /// Write units by item kind (`F`, `C`, `I`) and where they went (`table` or an index).
+    wcu_by: std::sync::Mutex<std::collections::BTreeMap<(char, String), f64>>,
 }
 
 impl DynamoStore {
@@ -42,6 +54,25 @@ impl DynamoStore {
             writes: AtomicU64::new(0),
             reads: AtomicU64::new(0),
             wcu_tenths: AtomicU64::new(0),
+            wcu_by: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Write units consumed so far by item kind (`F`, `C`, `I`) and destination (`table` or
+    /// the index name), for benchmarks.
+    pub fn consumed_wcu_by(&self) -> std::collections::BTreeMap<(char, String), f64> {
+        self.wcu_by.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn count_by(&self, kind: char, c: &ConsumedCapacity) {
+        let Ok(mut m) = self.wcu_by.lock() else {
+            return;
+        };
+        if let Some(t) = c.table.as_ref().and_then(|t| t.capacity_units) {
+            *m.entry((kind, "table".into())).or_default() += t;
+        }
+        for (name, cap) in c.global_secondary_indexes.iter().flatten() {
+            *m.entry((kind, name.clone())).or_default() += cap.capacity_units.unwrap_or(0.0);
         }
     }
 
@@ -53,7 +84,7 @@ impl DynamoStore {
         &self.client
     }
 
-    /// Write requests sent (PutItem and TransactWriteItems), including ones that lost a race.
+    /// Write requests sent (PutItem, BatchWriteItem), including ones that lost a race.
     pub fn write_requests(&self) -> u64 {
         self.writes.load(Ordering::Relaxed)
     }
@@ -63,8 +94,9 @@ impl DynamoStore {
         self.reads.load(Ordering::Relaxed)
     }
 
-    /// Write capacity units the table reported consuming for this store's commits (DynamoDB
-    /// and DynamoDB Local return it with `ReturnConsumedCapacity`), for benchmarks.
+    /// Write capacity units the table reported consuming for this store's writes, indexes
+    /// included (DynamoDB and DynamoDB Local return them with `ReturnConsumedCapacity`), for
+    /// benchmarks.
     pub fn consumed_wcu(&self) -> f64 {
         self.wcu_tenths.load(Ordering::Relaxed) as f64 / 10.0
     }
@@ -75,60 +107,95 @@ impl DynamoStore {
             .fetch_add((total * 10.0).round() as u64, Ordering::Relaxed);
     }
 
-    async fn batch_get<T: DeserializeOwned>(
-        &self,
-        pks: Vec<String>,
-        sk: &str,
-    ) -> Result<Vec<T>, StoreError> {
+    async fn batch_get<T: Stored>(&self, pks: Vec<String>, sk: &str) -> Result<Vec<T>, StoreError> {
         let (items, requests) = batch_get_items(&self.client, &self.table, pks, sk).await?;
         self.reads.fetch_add(requests, Ordering::Relaxed);
-        items.into_iter().map(decode).collect()
+        items.into_iter().map(T::from_item).collect()
     }
 
-    fn put(&self, item: Item, expect: Expect) -> Result<Put, StoreError> {
-        let mut b = Put::builder().table_name(&self.table).set_item(Some(item));
-        b = match expect {
-            Expect::Absent => b.condition_expression("attribute_not_exists(pk)"),
-            Expect::Version(v) => b
+    /// One conditional put; a failed condition is a [`StoreError::Conflict`].
+    async fn put(&self, item: Item, expect: Expect) -> Result<(), StoreError> {
+        let kind = match item.get("pk") {
+            Some(AttributeValue::S(pk)) => pk.chars().next().unwrap_or('?'),
+            _ => '?',
+        };
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes);
+        req = match expect {
+            Expect::Absent => req.condition_expression("attribute_not_exists(pk)"),
+            Expect::Version(v) => req
                 .condition_expression("#v = :v")
-                .expression_attribute_names("#v", "version")
+                .expression_attribute_names("#v", ATTR_VERSION)
                 .expression_attribute_values(":v", AttributeValue::N(v.to_string())),
         };
-        b.build().map_err(|e| rejected("Put", e))
+        self.writes.fetch_add(1, Ordering::Relaxed);
+        let out = req.send().await.map_err(|e| classify("PutItem", e))?;
+        self.count_capacity(out.consumed_capacity.iter());
+        if let Some(c) = &out.consumed_capacity {
+            self.count_by(kind, c);
+        }
+        Ok(())
     }
 
-    /// Items scanned by kind (strongly consistent). For tests and small local tables.
-    pub async fn scan_kind<T: DeserializeOwned>(
-        &self,
-        entity_type: &str,
-    ) -> Result<Vec<T>, StoreError> {
+    /// Puts one group concurrently; the first error (a conflict first) is returned after all
+    /// of them finished.
+    async fn put_all(&self, items: Vec<(Item, Expect)>) -> Result<(), StoreError> {
+        let results =
+            futures::future::join_all(items.into_iter().map(|(i, e)| self.put(i, e))).await;
+        let mut first: Option<StoreError> = None;
+        for r in results {
+            if let Err(e) = r {
+                let conflict = matches!(e, StoreError::Conflict { .. });
+                if first.is_none()
+                    || (conflict && !matches!(first, Some(StoreError::Conflict { .. })))
+                {
+                    first = Some(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Items of a kind (`finding`, `head`, `incident`), scanned strongly consistently. For
+    /// tests and small local tables.
+    pub async fn scan_kind<T: Stored>(&self, kind: &str) -> Result<Vec<T>, StoreError> {
         let mut out = Vec::new();
-        let mut pages = self
+        let mut scan = self
             .client
             .scan()
             .table_name(&self.table)
-            .consistent_read(true)
-            .filter_expression("entity_type = :t")
-            .expression_attribute_values(":t", AttributeValue::S(entity_type.to_owned()))
-            .into_paginator()
-            .send();
+            .consistent_read(true);
+        scan = match prefix_of(kind) {
+            Some(p) => scan
+                .filter_expression("begins_with(pk, :p)")
+                .expression_attribute_values(":p", AttributeValue::S(p.to_owned())),
+            None => scan
+                .filter_expression("entity_type = :t")
+                .expression_attribute_values(":t", AttributeValue::S(kind.to_owned())),
+        };
+        let mut pages = scan.into_paginator().send();
         while let Some(page) = pages.next().await {
             self.reads.fetch_add(1, Ordering::Relaxed);
             let page = page.map_err(|e| classify("Scan", e))?;
             for item in page.items.unwrap_or_default() {
-                out.push(decode(item)?);
+                out.push(T::from_item(item)?);
             }
         }
         Ok(out)
     }
 
-    async fn query_index<T: DeserializeOwned>(
+    /// The table keys (`pk`, `sk`) of the items a keys-only index holds under `value`.
+    pub(crate) async fn index_keys(
         &self,
         index: &str,
-        key_attr: &str,
-        key: &str,
-        newest_first: bool,
-    ) -> Result<Vec<T>, StoreError> {
+        attr: &str,
+        value: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -136,20 +203,62 @@ impl DynamoStore {
             .table_name(&self.table)
             .index_name(index)
             .key_condition_expression("#k = :k")
-            .expression_attribute_names("#k", key_attr)
-            .expression_attribute_values(":k", AttributeValue::S(key.to_owned()))
-            .scan_index_forward(!newest_first)
+            .expression_attribute_names("#k", attr)
+            .expression_attribute_values(":k", AttributeValue::S(value.to_owned()))
+            .projection_expression("pk, sk")
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             self.reads.fetch_add(1, Ordering::Relaxed);
             let page = page.map_err(|e| classify("Query", e))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(decode(item)?);
-            }
+            out.extend(page.items.unwrap_or_default());
         }
         Ok(out)
     }
+
+    /// The partition keys a keys-only index holds under `value`, then their items.
+    async fn via_index<T: Stored>(
+        &self,
+        index: &str,
+        attr: &str,
+        value: &str,
+        sk: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let pks: Vec<String> = self
+            .index_keys(index, attr, value)
+            .await?
+            .into_iter()
+            .filter_map(|k| match k.get("pk") {
+                Some(AttributeValue::S(pk)) => Some(pk.clone()),
+                _ => None,
+            })
+            .collect();
+        self.batch_get(pks, sk).await
+    }
+}
+
+/// Encodes one put, checked against DynamoDB's limits the way the table would refuse it.
+fn checked(what: &str, item: Item) -> Result<Item, StoreError> {
+    let pk_len = match item.get("pk") {
+        Some(AttributeValue::S(pk)) => pk.len(),
+        _ => 0,
+    };
+    if pk_len > MAX_PARTITION_KEY_BYTES {
+        return Err(StoreError::Rejected {
+            message: format!(
+                "{what}: partition key of {pk_len} bytes exceeds {MAX_PARTITION_KEY_BYTES}"
+            ),
+            source: None,
+        });
+    }
+    let size = billed_size(&item);
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::Rejected {
+            message: format!("{what}: item of {size} bytes exceeds {MAX_ITEM_BYTES}"),
+            source: None,
+        });
+    }
+    Ok(item)
 }
 
 /// Strongly consistent `BatchGetItem` of items `(pk, sk)` for every pk (deduplicated), in
@@ -242,56 +351,24 @@ impl IncidentStore for DynamoStore {
     }
 
     async fn commit(&self, c: &ChangeSet) -> Result<(), StoreError> {
-        let mut puts = Vec::with_capacity(c.len());
-        for p in &c.findings {
-            puts.push(self.put(finding_item(&p.item)?, p.expect)?);
-        }
-        for p in &c.incidents {
-            puts.push(self.put(incident_item(&p.item)?, p.expect)?);
-        }
+        let mut heads = Vec::with_capacity(c.heads.len());
         for p in &c.heads {
-            puts.push(self.put(head_item(&p.item)?, p.expect)?);
+            let what = format!("correlation head {}", p.item.key);
+            heads.push((checked(&what, head_item(&p.item)?)?, p.expect));
         }
-        if puts.len() > 100 {
-            return Err(StoreError::Rejected {
-                message: format!("{} items exceed one transaction (100)", puts.len()),
-                source: None,
-            });
+        let mut incidents = Vec::with_capacity(c.incidents.len());
+        for p in &c.incidents {
+            let what = format!("incident {}", p.item.id);
+            incidents.push((checked(&what, incident_item(&p.item)?)?, p.expect));
         }
-        self.writes.fetch_add(1, Ordering::Relaxed);
-        if puts.len() == 1 {
-            let Some(p) = puts.pop() else { return Ok(()) };
-            let mut req = self
-                .client
-                .put_item()
-                .table_name(p.table_name)
-                .set_item(Some(p.item))
-                .set_condition_expression(p.condition_expression)
-                .set_expression_attribute_names(p.expression_attribute_names)
-                .set_expression_attribute_values(p.expression_attribute_values);
-            req = req
-                .return_values_on_condition_check_failure(
-                    aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::None,
-                )
-                .return_consumed_capacity(ReturnConsumedCapacity::Total);
-            let out = req.send().await.map_err(|e| classify("PutItem", e))?;
-            self.count_capacity(out.consumed_capacity.iter());
-            return Ok(());
+        let mut findings = Vec::with_capacity(c.findings.len());
+        for p in &c.findings {
+            let what = format!("finding {}", p.item.finding_id);
+            findings.push((checked(&what, finding_item(&p.item)?)?, p.expect));
         }
-        let items: Vec<TransactWriteItem> = puts
-            .into_iter()
-            .map(|p| TransactWriteItem::builder().put(p).build())
-            .collect();
-        let out = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(transaction_error)?;
-        self.count_capacity(out.consumed_capacity.iter().flatten());
-        Ok(())
+        self.put_all(heads).await?;
+        self.put_all(incidents).await?;
+        self.put_all(findings).await
     }
 
     async fn backoff(&self, attempt: u32) {
@@ -300,39 +377,35 @@ impl IncidentStore for DynamoStore {
 }
 
 impl FindingCleanup for DynamoStore {
-    /// Queries gsi1 for the incident's finding records (keys only) and deletes them with
-    /// `BatchWriteItem`, 25 at a time, asking again for unprocessed items with backoff.
+    /// Queries the by-incident index for the incident's finding records (keys only) and
+    /// deletes them with `BatchWriteItem`, 25 at a time, asking again for unprocessed items
+    /// with backoff.
     fn remove_findings_of<'a>(
         &'a self,
         incident_id: &'a str,
+        listed: &'a [String],
     ) -> BoxFuture<'a, Result<usize, StoreError>> {
         Box::pin(async move {
-            let mut keys: Vec<Item> = Vec::new();
-            let mut pages = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI_BY_INCIDENT)
-                .key_condition_expression("gsi1pk = :p")
-                .expression_attribute_values(
-                    ":p",
-                    AttributeValue::S(incident_findings_pk(incident_id)),
-                )
-                .projection_expression("pk, sk")
-                .into_paginator()
-                .send();
-            while let Some(page) = pages.next().await {
-                self.reads.fetch_add(1, Ordering::Relaxed);
-                let page = page.map_err(|e| classify("Query", e))?;
-                keys.extend(page.items.unwrap_or_default());
-            }
+            let mut keys = self
+                .index_keys(GSI_BY_INCIDENT, ATTR_INCIDENT, incident_id)
+                .await?;
+            keys.extend(listed.iter().map(|k| {
+                Item::from([
+                    ("pk".to_owned(), AttributeValue::S(finding_pk(k))),
+                    ("sk".to_owned(), AttributeValue::S("F".to_owned())),
+                ])
+            }));
             let n = keys.len();
             for chunk in keys.chunks(25) {
                 let mut requests: Vec<WriteRequest> = chunk
                     .iter()
                     .map(|k| {
+                        let key: Item = ["pk", "sk"]
+                            .iter()
+                            .filter_map(|a| k.get(*a).map(|v| ((*a).to_owned(), v.clone())))
+                            .collect();
                         DeleteRequest::builder()
-                            .set_key(Some(k.clone()))
+                            .set_key(Some(key))
                             .build()
                             .map(|d| WriteRequest::builder().delete_request(d).build())
                             .map_err(|e| rejected("DeleteRequest", e))
@@ -371,27 +444,52 @@ impl FindingCleanup for DynamoStore {
 }
 
 impl IncidentReader for DynamoStore {
+    /// Open incidents (and resolved ones unless `open_only`), most recently seen first.
     async fn list_incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
         let mut out: Vec<Incident> = self
-            .query_index(GSI_BY_STATUS, "gsi2pk", "STATUS#OPEN", true)
+            .via_index(GSI_BY_STATUS, ATTR_STATUS, "OPEN", "I")
             .await?;
         if !open_only {
             out.extend(
-                self.query_index::<Incident>(GSI_BY_STATUS, "gsi2pk", "STATUS#RESOLVED", true)
+                self.via_index::<Incident>(GSI_BY_STATUS, ATTR_STATUS, "RESOLVED", "I")
                     .await?,
             );
         }
+        out.sort_by(|a, b| {
+            (a.status != vigil_domain::IncidentStatus::Open)
+                .cmp(&(b.status != vigil_domain::IncidentStatus::Open))
+                .then(b.last_seen.cmp(&a.last_seen))
+                .then(a.id.cmp(&b.id))
+        });
         Ok(out)
     }
 
+    /// The incident's finding records (those it lists and those indexed), most recent event
+    /// first.
     async fn findings_of(&self, incident_id: &str) -> Result<Vec<FindingRecord>, StoreError> {
-        self.query_index(
-            GSI_BY_INCIDENT,
-            "gsi1pk",
-            &incident_findings_pk(incident_id),
-            false,
-        )
-        .await
+        let listed: Vec<String> = self
+            .get_incidents(&[incident_id.to_owned()])
+            .await?
+            .remove(incident_id)
+            .map(|i| i.members.0)
+            .unwrap_or_default();
+        let mut out: Vec<FindingRecord> = self
+            .via_index(GSI_BY_INCIDENT, ATTR_INCIDENT, incident_id, "F")
+            .await?;
+        let indexed: std::collections::HashSet<String> =
+            out.iter().map(|r| r.key.clone()).collect();
+        let rest: Vec<String> = listed
+            .into_iter()
+            .filter(|k| !indexed.contains(k))
+            .collect();
+        out.extend(
+            self.get_findings(&rest)
+                .await?
+                .into_values()
+                .filter(|r| r.incident_id.as_deref() == Some(incident_id)),
+        );
+        out.sort_by(|a, b| b.event_time.cmp(&a.event_time).then(a.key.cmp(&b.key)));
+        Ok(out)
     }
 }
 
@@ -449,7 +547,7 @@ mod tests {
         b.retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
     }
 
-    /// A change set of two items, so the store sends a transaction.
+    /// A change set of two items: an incident, then its finding record.
     fn two_items() -> ChangeSet {
         let inc = incident("a", "t", 1);
         let f = vigil_domain::testing::normalized(&Asff::guardduty("a").json());
@@ -533,7 +631,7 @@ mod tests {
                 cancelled(&r.iter().map(String::as_str).collect::<Vec<_>>())
             });
             let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], one_attempt);
-            let e = block(DynamoStore::new(client, "t").commit(&two_items())).unwrap_err();
+            let e = block(transact(&client)).unwrap_err();
             let got = match &e {
                 StoreError::Conflict { .. } => "conflict",
                 StoreError::Unavailable { .. } => "retryable",
@@ -547,8 +645,86 @@ mod tests {
         let rule = mock!(Client::transact_write_items)
             .then_http_response(|| error(400, "TransactionConflictException"));
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], one_attempt);
-        let e = block(DynamoStore::new(client, "t").commit(&two_items())).unwrap_err();
+        let e = block(transact(&client)).unwrap_err();
         assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
+    }
+
+    /// A transaction of one put, as the delivery ledger sends them.
+    async fn transact(client: &Client) -> Result<(), StoreError> {
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name("t")
+            .set_item(Some(incident_item(&incident("a", "t", 1)).unwrap()))
+            .build()
+            .unwrap();
+        client
+            .transact_write_items()
+            .transact_items(
+                aws_sdk_dynamodb::types::TransactWriteItem::builder()
+                    .put(put)
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(crate::errors::transaction_error)
+    }
+
+    #[test]
+    fn a_commit_is_ordered_puts_that_stop_at_the_first_lost_race() {
+        // The incident's put loses: its finding record is not written.
+        let rule = mock!(Client::put_item)
+            .sequence()
+            .http_response(|| error(400, "ConditionalCheckFailedException"))
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], one_attempt);
+        let store = DynamoStore::new(client, "t");
+        let e = block(store.commit(&two_items())).unwrap_err();
+        assert!(matches!(e, StoreError::Conflict { .. }), "{e}");
+        assert_eq!((rule.num_calls(), store.write_requests()), (1, 1));
+        // Both go through: two puts, the incident first.
+        let first = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let seen = first.clone();
+        let rule = mock!(Client::put_item)
+            .match_requests(move |r| {
+                if let Some(AttributeValue::S(pk)) = r.item().and_then(|i| i.get("pk")) {
+                    seen.lock().unwrap().push(pk.clone());
+                }
+                true
+            })
+            .then_output(|| {
+                aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build()
+            });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], one_attempt);
+        block(DynamoStore::new(client, "t").commit(&two_items())).unwrap();
+        let order = first.lock().unwrap().clone();
+        assert_eq!(order.len(), 2);
+        assert!(
+            order[0].starts_with("I#") && order[1].starts_with("F#"),
+            "{order:?}"
+        );
+    }
+
+    #[test]
+    fn an_item_over_the_limits_is_refused_before_anything_is_written() {
+        let mut c = two_items();
+        // Incompressible text: the limit applies to the stored (compressed) item.
+        let mut x: u64 = 1;
+        let noise: String = (0..900_000)
+            .map(|_| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b'a' + ((x >> 59) as u8 % 26))
+            })
+            .collect();
+        c.findings[0].item.raw = format!("\"{noise}\"");
+        let rule = mock!(Client::put_item).then_output(|| {
+            aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build()
+        });
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule], one_attempt);
+        let e = block(DynamoStore::new(client, "t").commit(&c)).unwrap_err();
+        assert!(matches!(e, StoreError::Rejected { .. }), "{e}");
+        assert_eq!(rule.num_calls(), 0);
     }
 
     fn key(pk: &str) -> Item {

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use vigil_domain::StoreError;
 
 use crate::errors::{classify, rejected};
-use crate::items::{GSI_BY_INCIDENT, GSI_BY_STATUS, GSI_OUTBOX};
+use crate::items::{ATTR_INCIDENT, ATTR_STATUS, GSI_BY_INCIDENT, GSI_BY_STATUS, GSI_OUTBOX};
 
 /// Creates the table as `infra/template.yaml` defines it (for local use and tests), and enables
 /// TTL. Succeeds if it already exists.
@@ -48,16 +48,14 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(s_attr("pk")?)
         .attribute_definitions(s_attr("sk")?)
-        .attribute_definitions(s_attr("gsi1pk")?)
-        .attribute_definitions(s_attr("gsi1sk")?)
-        .attribute_definitions(s_attr("gsi2pk")?)
-        .attribute_definitions(s_attr("gsi2sk")?)
+        .attribute_definitions(s_attr(ATTR_INCIDENT)?)
+        .attribute_definitions(s_attr(ATTR_STATUS)?)
         .attribute_definitions(s_attr("gsi3pk")?)
         .attribute_definitions(s_attr("gsi3sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
-        .global_secondary_indexes(gsi(GSI_BY_INCIDENT, "gsi1pk", "gsi1sk")?)
-        .global_secondary_indexes(gsi(GSI_BY_STATUS, "gsi2pk", "gsi2sk")?)
+        .global_secondary_indexes(keys_only(gsi(GSI_BY_INCIDENT, ATTR_INCIDENT, "pk")?))
+        .global_secondary_indexes(keys_only(gsi(GSI_BY_STATUS, ATTR_STATUS, "pk")?))
         .global_secondary_indexes(keys_only(gsi(GSI_OUTBOX, "gsi3pk", "gsi3sk")?))
         .stream_specification(
             StreamSpecification::builder()

@@ -1,12 +1,13 @@
 //! The ingest engine: parse, enrich, deduplicate and aggregate a batch of findings into
 //! incidents through an [`IncidentStore`], correctly under at-least-once, concurrent delivery.
 //!
-//! Per correlation key, a slice of the batch is processed as one optimistic transaction:
-//! read the findings' stored states, the key's correlation head and the incidents involved;
-//! fold the new states in with the pure rules of [`crate::incident`]; commit every change in one
-//! conditional write. If another invocation changed any of those items first, the commit fails
-//! as a whole and the slice is re-read and re-planned. Deliveries that are not newer than the
-//! stored state write nothing at all.
+//! Per correlation key, a slice of the batch is processed optimistically: read the findings'
+//! stored states, the key's correlation head and the incidents involved; fold the new states in
+//! with the pure rules of [`crate::incident`]; write every changed item, each conditional on the
+//! version read, in the order heads, incidents, finding records (see [`plan`] for why any prefix
+//! of those writes is safe to continue from). If another invocation changed one of those items
+//! first, the write stops there and the slice is re-read and re-planned. Deliveries that are
+//! not newer than the stored state write nothing at all.
 
 //!
 //! # Layout
@@ -234,6 +235,9 @@ async fn ingest_slice<S: IncidentStore>(
     let keys: Vec<String> = slice.iter().map(|f| f.key.clone()).collect();
     let window = runbook.window();
     let mut conflicts = 0u64;
+    let started = std::time::Instant::now();
+    let start = now;
+    let mut now = now;
     for attempt in 0..settings.max_attempts {
         let records = store.get_findings(&keys).await?;
         let mut report = BatchReport {
@@ -294,6 +298,11 @@ async fn ingest_slice<S: IncidentStore>(
             heads,
             incidents,
         };
+        // The records of the incidents' journal entries: which states they already hold.
+        let unread = loaded.unread_journal_keys();
+        if !unread.is_empty() {
+            loaded.records.extend(store.get_findings(&unread).await?);
+        }
         let mut plan = plan::plan(&pending, &loaded, runbook, settings, now);
         if !plan.opened.is_empty() {
             // An incident id is derived from the finding that opens it. If that incident already
@@ -304,6 +313,18 @@ async fn ingest_slice<S: IncidentStore>(
                 loaded.incidents.extend(existing);
                 plan = plan::plan(&pending, &loaded, runbook, settings, now);
             }
+        }
+        if plan.wait {
+            conflicts += 1;
+            tracing::debug!(
+                attempt,
+                "a head names an incident another ingest is writing; waiting for it"
+            );
+            store.backoff(attempt).await;
+            // Waiting for an ingest in flight must see time pass.
+            now =
+                start + Duration::from_std(started.elapsed()).unwrap_or_else(|_| Duration::zero());
+            continue;
         }
         match store.commit(&plan.changes).await {
             Ok(()) => {
@@ -543,7 +564,9 @@ mod tests {
             run(&s, &[finding("a", 1, 0, 0, "HIGH")]).await;
             // Simulate TTL expiry of the finding record and the head, but not of the incident.
             let store2 = MemoryStore::new();
-            for inc in s.incidents() {
+            for mut inc in s.incidents() {
+                // Long after: a later write of the incident has settled its journal.
+                inc.journal = Default::default();
                 let c = ChangeSet {
                     incidents: vec![Put {
                         item: inc,
@@ -1064,6 +1087,127 @@ mod tests {
         shuffled
     }
 
+    /// Every state delivered 1-3 times, shuffled by `seed`, in batches of `batch`, while the
+    /// function keeps dying between two writes: a batch that fails is delivered again later
+    /// (at-least-once), anywhere in the rest of the stream, and the clock moves on by 0-20 s
+    /// per delivery.
+    fn deliver_interrupted(states: &[Value], seed: u64, batch: usize) -> (MemoryStore, usize) {
+        use rand::{seq::SliceRandom, Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut deliveries: Vec<Value> = Vec::new();
+        for s in states {
+            for _ in 0..rng.gen_range(1..=3) {
+                deliveries.push(s.clone());
+            }
+        }
+        deliveries.shuffle(&mut rng);
+        let mut queue: std::collections::VecDeque<Vec<Value>> =
+            deliveries.chunks(batch).map(<[Value]>::to_vec).collect();
+        let store = MemoryStore::new();
+        let mut clock = now();
+        let mut interrupted = 0;
+        block(async {
+            while let Some(b) = queue.pop_front() {
+                clock += Duration::seconds(rng.gen_range(0..20));
+                if rng.gen_bool(0.4) {
+                    store.interrupt_after(rng.gen_range(0..5));
+                }
+                let r = ingest_values(&store, &Runbook::default(), &Settings::default(), &b, clock)
+                    .await;
+                store.interrupt_after(u64::MAX);
+                match r {
+                    Ok(_) => {}
+                    Err(e) => {
+                        assert!(e.is_retryable(), "{e}");
+                        interrupted += 1;
+                        let at = rng.gen_range(0..=queue.len());
+                        queue.insert(at, b);
+                    }
+                }
+            }
+        });
+        (store, interrupted)
+    }
+
+    #[test]
+    fn an_interrupted_ingest_retried_later_counts_every_finding_once() {
+        // The finding that opens the incident, interrupted after each write in turn.
+        for puts in 0..3 {
+            let s = MemoryStore::new();
+            let a = finding("a", 1, 0, 0, "HIGH");
+            let b = finding("b", 1, 5, 0, "LOW");
+            block(async {
+                s.interrupt_after(puts);
+                let r = ingest_values(
+                    &s,
+                    &Runbook::default(),
+                    &Settings::default(),
+                    std::slice::from_ref(&a),
+                    now(),
+                )
+                .await;
+                assert!(
+                    r.is_err_and(|e| e.is_retryable()),
+                    "interrupted after {puts}"
+                );
+                let later = now() + Duration::minutes(2);
+                // Another finding of the incident arrives before the retry...
+                run_at(&s, std::slice::from_ref(&b), later).await;
+                // ...then the retry, twice.
+                run_at(&s, std::slice::from_ref(&a), later).await;
+                run_at(&s, std::slice::from_ref(&a), later).await;
+            });
+            let incs = s.incidents();
+            assert_eq!(incs.len(), 1, "after {puts} puts: {incs:?}");
+            assert_eq!(incs[0].finding_count, 2, "after {puts} puts");
+            assert_eq!(incs[0].severity, SeverityLabel::High);
+            assert_eq!(s.finding_records().len(), 2);
+            assert!(s
+                .finding_records()
+                .iter()
+                .all(|r| r.incident_id.as_deref() == Some(incs[0].id.as_str())));
+        }
+    }
+
+    /// A head naming another finding's incident that is not stored: an ingest in flight while
+    /// the head changed recently (wait for it), an interrupted one after (go on without it).
+    #[test]
+    fn a_head_naming_an_unwritten_incident_waits_while_it_is_in_flight() {
+        let a = crate::testing::normalized(&finding("a", 1, 0, 0, "HIGH"));
+        let b = crate::testing::normalized(&finding("b", 1, 5, 0, "LOW"));
+        let rb = Runbook::default();
+        let other = Incident::open(&a, &rb, now(), Duration::days(1));
+        let mut head = crate::correlate::CorrelationHead::new(&b.correlation_key);
+        head.upsert(other.window().coarse());
+        head.version = 1;
+        let at = |changed: DateTime<Utc>| {
+            let mut h = head.clone();
+            h.changed_at = changed;
+            let loaded = Loaded {
+                heads: [(b.correlation_key.clone(), h)].into(),
+                ..Default::default()
+            };
+            plan::plan(&[&b], &loaded, &rb, &Settings::default(), now())
+        };
+        let p = at(now() - Duration::seconds(1));
+        assert!(p.wait && p.changes.is_empty());
+        let p = at(now() - plan::IN_FLIGHT - Duration::seconds(1));
+        assert!(!p.wait);
+        assert_eq!(p.opened.len(), 1);
+        assert!(!p.opened.contains(&other.id));
+        // The finding whose own incident the head names reopens it, at once.
+        let mut h = crate::correlate::CorrelationHead::new(&a.correlation_key);
+        h.upsert(other.window().coarse());
+        h.changed_at = now();
+        let loaded = Loaded {
+            heads: [(a.correlation_key.clone(), h)].into(),
+            ..Default::default()
+        };
+        let p = plan::plan(&[&a], &loaded, &rb, &Settings::default(), now());
+        assert!(!p.wait);
+        assert!(p.opened.contains(&other.id));
+    }
+
     fn deliver_in_order(states: &[Value]) -> MemoryStore {
         let ordered = MemoryStore::new();
         block(async {
@@ -1110,6 +1254,22 @@ mod tests {
             prop_assert_eq!(assigned(&shuffled), assigned(&ordered));
         }
 
+        /// Ingests interrupted between any two of their writes and delivered again later, in
+        /// any order, end in the incidents of one ordered pass.
+        #[test]
+        fn interrupted_and_retried_deliveries_end_in_the_incidents_of_one_ordered_pass(
+            states in stream(),
+            seed in any::<u64>(),
+            batch in 1usize..4,
+        ) {
+            let ordered = deliver_in_order(&states);
+            let (interrupted, _) = deliver_interrupted(&states, seed, batch);
+            prop_assert_eq!(project(&interrupted.incidents()), project(&ordered.incidents()));
+            prop_assert_eq!(newest(&interrupted), newest(&ordered));
+            let assigned = |s: &MemoryStore| s.finding_records().into_iter().map(|r| r.incident_id.is_some()).collect::<Vec<_>>();
+            prop_assert_eq!(assigned(&interrupted), assigned(&ordered));
+        }
+
         /// With every kind of analyst change (resolve, suppress, archive, re-open, severity),
         /// in any order: each finding ends in its last change, every finding whose last state
         /// is active is in exactly one open incident, and each incident's counts agree with
@@ -1124,8 +1284,10 @@ mod tests {
         ) {
             let ordered = deliver_in_order(&states);
             let shuffled = deliver_shuffled(&states, seed, batch);
+            let (interrupted, _) = deliver_interrupted(&states, seed, batch);
             prop_assert_eq!(newest(&shuffled), newest(&ordered));
-            for s in [&ordered, &shuffled] {
+            prop_assert_eq!(newest(&interrupted), newest(&ordered));
+            for s in [&ordered, &shuffled, &interrupted] {
                 let records = s.finding_records();
                 let incidents: std::collections::HashMap<String, Incident> =
                     s.incidents().into_iter().map(|i| (i.id.clone(), i)).collect();

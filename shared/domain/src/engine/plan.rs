@@ -1,18 +1,40 @@
 //! The pure heart of ingestion: given the stored state a slice of findings touches
 //! ([`Loaded`]), fold the slice's new finding states in and say what to write ([`Plan`]).
 //! No I/O, so every rule is unit-testable without a store.
+//!
+//! The writes are not one transaction: the store applies them in order (heads, then
+//! incidents, then finding records), each conditional on the version read, and may stop after
+//! any of them (a lost race, a crash). The plan is built so that every prefix of its writes is
+//! a state the next plan continues from correctly:
+//! - a head naming an incident not stored yet: another ingest is in flight (wait for it), or
+//!   was interrupted (ignore it; that ingest's retry reopens it under the same id, or joins
+//!   what was built meanwhile);
+//! - an incident written without the finding records it folded in: its [`Journal`] says which
+//!   states it holds, so they are not counted again, and the records are written from the
+//!   delivery when it comes again (the retry).
+//!
+//! [`Journal`]: crate::incident::Journal
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
-use crate::correlate::CorrelationHead;
+use crate::correlate::{choose, CorrelationHead, IncidentWindow};
 use crate::engine::report::{outcome_of, FindingOutcome, Outcome};
 use crate::engine::Settings;
 use crate::finding::{FindingRecord, NormalizedFinding};
-use crate::incident::Incident;
+use crate::incident::{incident_id, Folded, Incident};
 use crate::ports::{ChangeSet, Expect, Put};
 use crate::runbook::Runbook;
+
+/// How long a head may name an incident that is not stored before the ingest that named it is
+/// taken for interrupted (an ingest writes the incident milliseconds after the head).
+pub const IN_FLIGHT: Duration = Duration::seconds(5);
+
+/// How long a journal entry whose finding record never caught up is kept. The delivery that
+/// would write that record is retried by Lambda and EventBridge for at most a day, and a
+/// dead-letter queue keeps it 14 days.
+pub const JOURNAL_HORIZON: Duration = Duration::days(15);
 
 /// The changes one slice makes, computed without I/O.
 #[derive(Debug, Default)]
@@ -21,10 +43,14 @@ pub struct Plan {
     pub outcomes: Vec<FindingOutcome>,
     pub opened: BTreeSet<String>,
     pub changed: BTreeSet<String>,
+    /// A head names an incident another ingest is writing right now: re-read after a pause
+    /// instead of writing.
+    pub wait: bool,
 }
 
-/// The stored state a slice touches, read before planning: the slice's finding records, the
-/// heads of its correlation keys and every incident a finding may join.
+/// The stored state a slice touches, read before planning: the slice's finding records (and
+/// those of the journal entries of the incidents read), the heads of its correlation keys and
+/// every incident a finding may join.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub records: HashMap<String, FindingRecord>,
@@ -32,7 +58,73 @@ pub struct Loaded {
     pub incidents: HashMap<String, Incident>,
 }
 
-/// Folds `pending` (each newer than its stored state) into the loaded state.
+impl Loaded {
+    /// Keys of journal entries whose finding records were not read yet.
+    pub fn unread_journal_keys(&self) -> Vec<String> {
+        let keys: BTreeSet<&str> = self
+            .incidents
+            .values()
+            .flat_map(|i| i.journal.keys())
+            .filter(|k| !self.records.contains_key(*k))
+            .collect();
+        keys.into_iter().map(str::to_owned).collect()
+    }
+
+    /// The newest state of `key` that a loaded incident has folded in, and that incident.
+    fn folded(&self, key: &str) -> Option<(&str, &Folded)> {
+        self.incidents
+            .values()
+            .filter_map(|i| i.journal.get(key).map(|f| (i.id.as_str(), f)))
+            .max_by(|a, b| a.1.state_rank().cmp(&b.1.state_rank()))
+    }
+}
+
+/// What the store holds for a finding: its record, and the state the incidents count for it
+/// (the record's, or a newer one from a journal when the record was not written yet).
+struct Known {
+    record: Option<FindingRecord>,
+    effective: Option<FindingRecord>,
+    /// The journal entry that is newer than the record, if any.
+    ahead: Option<Folded>,
+}
+
+fn known(f: &NormalizedFinding, loaded: &Loaded, settings: &Settings, now: DateTime<Utc>) -> Known {
+    let record = loaded.records.get(&f.key).cloned();
+    let ahead = loaded.folded(&f.key).filter(|(_, j)| {
+        record
+            .as_ref()
+            .is_none_or(|r| j.state_rank() > r.state_rank())
+    });
+    match ahead {
+        Some((incident, j)) => {
+            let effective = j.as_record(incident, record.as_ref(), || {
+                FindingRecord::of(
+                    f,
+                    None,
+                    Some(incident.to_owned()),
+                    now,
+                    settings.finding_ttl,
+                )
+            });
+            Known {
+                record,
+                effective: Some(effective),
+                ahead: Some(j.clone()),
+            }
+        }
+        None => Known {
+            effective: record.clone(),
+            record,
+            ahead: None,
+        },
+    }
+}
+
+fn expect_of(record: Option<&FindingRecord>) -> Expect {
+    record.map_or(Expect::Absent, |r| Expect::Version(r.version))
+}
+
+/// Folds `pending` (each newer than its stored record) into the loaded state.
 pub fn plan(
     pending: &[&NormalizedFinding],
     loaded: &Loaded,
@@ -59,9 +151,55 @@ pub fn plan(
     order.sort_by(|a, b| (a.finding.event_time(), &a.key).cmp(&(b.finding.event_time(), &b.key)));
 
     for f in order {
-        let prev = records.get(&f.key);
-        let known = |id: &String| work_incidents.contains_key(id) || incidents.contains_key(id);
-        let mut target = prev.and_then(|p| p.incident_id.clone()).filter(known);
+        let Known {
+            record,
+            effective,
+            ahead,
+        } = known(f, loaded, settings, now);
+        let prev = effective.as_ref();
+
+        // Not newer than what the incidents already count: at most the record is behind.
+        if let Some(j) = ahead.as_ref().filter(|j| j.state_rank() >= f.state_rank()) {
+            if j.state_rank() == f.state_rank() {
+                // The incident holds this state; its record was never written: write it now.
+                let incident = prev.and_then(|p| p.incident_id.clone());
+                let mut rec = FindingRecord::of(
+                    f,
+                    record.as_ref(),
+                    incident.clone(),
+                    now,
+                    settings.finding_ttl,
+                );
+                rec.severity_since = j.severity_since;
+                rec.indexed = incident.as_ref().is_some_and(|id| {
+                    incidents
+                        .get(id)
+                        .is_none_or(|i| !i.members.contains(&f.key))
+                });
+                out.changes.findings.push(Put {
+                    item: rec,
+                    expect: expect_of(record.as_ref()),
+                });
+                let outcome = match &record {
+                    None => Outcome::New {
+                        opened: incident.as_deref().is_some_and(|id| {
+                            id == incident_id(&f.correlation_key, &f.key, f.finding.event_time())
+                        }),
+                        incident_id: incident,
+                    },
+                    Some(_) => Outcome::Updated {
+                        incident_id: incident,
+                    },
+                };
+                out.outcomes.push(outcome_of(f, outcome));
+            } else {
+                out.outcomes.push(outcome_of(f, Outcome::Stale));
+            }
+            continue;
+        }
+
+        let is_known = |id: &String| work_incidents.contains_key(id) || incidents.contains_key(id);
+        let mut target = prev.and_then(|p| p.incident_id.clone()).filter(is_known);
         if target.is_none() {
             let head = work_heads
                 .entry(f.correlation_key.clone())
@@ -71,10 +209,29 @@ pub fn plan(
                         .cloned()
                         .unwrap_or_else(|| CorrelationHead::new(&f.correlation_key))
                 });
-            target = head
-                .find(f.finding.event_time(), window)
-                .map(|w| w.incident_id.clone())
-                .filter(|id| work_incidents.contains_key(id) || incidents.contains_key(id));
+            let t = f.finding.event_time();
+            let own = incident_id(&f.correlation_key, &f.key, t);
+            let mut exact: Vec<IncidentWindow> = Vec::new();
+            let mut in_flight = false;
+            for w in head.candidates(t, window) {
+                match work_incidents
+                    .get(&w.incident_id)
+                    .or_else(|| incidents.get(&w.incident_id))
+                {
+                    Some(inc) => exact.push(inc.window()),
+                    // Not stored: the incident this finding opens, named by an earlier attempt
+                    // of this very delivery (opening it again below recreates it), or another
+                    // finding's, still being written (wait), or left by an interrupted ingest
+                    // (ignored: that ingest's retry joins whatever this one builds).
+                    None if w.incident_id == own => {}
+                    None => in_flight |= head.changed_at > now - IN_FLIGHT,
+                }
+            }
+            target = choose(exact.iter(), t, window).map(|w| w.incident_id.clone());
+            if target.is_none() && in_flight {
+                out.wait = true;
+                return out;
+            }
             if target.is_none() && f.is_active() {
                 let inc = Incident::open(f, runbook, now, settings.incident_retention);
                 let id = inc.id.clone();
@@ -86,6 +243,7 @@ pub fn plan(
                 target = Some(id);
             }
         }
+        let mut new_record = FindingRecord::of(f, prev, target.clone(), now, settings.finding_ttl);
         if let Some(id) = &target {
             let inc = work_incidents.entry(id.clone()).or_insert_with(|| {
                 incidents
@@ -93,11 +251,12 @@ pub fn plan(
                     .cloned()
                     .unwrap_or_else(|| Incident::open(f, runbook, now, settings.incident_retention))
             });
-            let before = inc.window();
             if inc.apply(prev, f, runbook) {
                 changed_incidents.insert(id.clone());
+                inc.journal.record(Folded::of(&new_record, now));
             }
-            let after = inc.window();
+            new_record.indexed = !inc.members.contains(&f.key);
+            let after = inc.window().coarse();
             let key = inc.correlation_key.clone();
             let head = work_heads.entry(key.clone()).or_insert_with(|| {
                 heads
@@ -105,20 +264,15 @@ pub fn plan(
                     .cloned()
                     .unwrap_or_else(|| CorrelationHead::new(&key))
             });
-            let listed = head
+            let recorded = head
                 .windows
                 .iter()
-                .any(|w| w.incident_id == after.incident_id);
-            if before != after || !listed {
+                .find(|w| w.incident_id == after.incident_id);
+            if recorded != Some(&after) {
                 head.upsert(after);
                 changed_heads.insert(key);
             }
         }
-        let record = FindingRecord::of(f, prev, target.clone(), now, settings.finding_ttl);
-        out.changes.findings.push(Put {
-            item: record,
-            expect: prev.map_or(Expect::Absent, |p| Expect::Version(p.version)),
-        });
         let outcome = match prev {
             None => Outcome::New {
                 opened: target
@@ -131,14 +285,25 @@ pub fn plan(
                 incident_id: target,
             },
         };
+        out.changes.findings.push(Put {
+            item: new_record,
+            expect: expect_of(record.as_ref()),
+        });
         out.outcomes.push(outcome_of(f, outcome));
     }
 
+    let horizon = now - JOURNAL_HORIZON;
     for id in &changed_incidents {
         let Some(inc) = work_incidents.get(id) else {
             continue;
         };
         let mut inc = inc.clone();
+        let dropped = inc
+            .journal
+            .prune(|k| records.get(k).map(FindingRecord::state_rank), horizon);
+        if dropped > 0 {
+            tracing::debug!(incident_id = %inc.id, dropped, "journal entries held by their records");
+        }
         let expect = match incidents.get(id) {
             Some(stored) => Expect::Version(stored.version),
             None => Expect::Absent,
@@ -158,6 +323,7 @@ pub fn plan(
             None => Expect::Absent,
         };
         h.version = heads.get(key).map_or(1, |s| s.version + 1);
+        h.changed_at = now;
         // A head outlives every incident it lists, so a late finding still finds them.
         h.expires_at = now + settings.incident_retention;
         out.changes.heads.push(Put { item: h, expect });

@@ -152,11 +152,19 @@ pub trait DeliveryLedger: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>>;
 }
 
-/// The incident's most recent findings, for the payload's `top_findings` and HEC raw findings.
+/// An incident's findings, for the payload's `top_findings` and HEC raw findings.
 pub trait FindingSource: Send + Sync {
+    /// The incident's `limit` most recent finding records (by event time), newest first.
     fn recent<'a>(
         &'a self,
         incident_id: &'a str,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<FindingRecord>, StoreError>>;
+
+    /// The finding records of `keys` that exist, in as few reads as the store allows (an
+    /// incident names its recent findings, so a whole batch of incidents is one read).
+    fn by_keys<'a>(
+        &'a self,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<std::collections::HashMap<String, FindingRecord>, StoreError>>;
 }

@@ -30,7 +30,6 @@ pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 type RejectFn = Box<dyn Fn(&ChangeSet) -> Option<String> + Send + Sync>;
 
 /// In-memory store with the same conditional semantics and limits as the DynamoDB adapter.
-#[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
     commits: AtomicU64,
@@ -38,6 +37,9 @@ pub struct MemoryStore {
     /// Fault injection: a commit this returns `Some(reason)` for is rejected, as DynamoDB
     /// rejects an invalid request.
     reject: Option<RejectFn>,
+    /// Fault injection: puts left before the commit in progress is interrupted (the function
+    /// timing out or crashing between two writes); `u64::MAX` when not armed.
+    interrupt_in: AtomicU64,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -48,9 +50,49 @@ impl std::fmt::Debug for MemoryStore {
     }
 }
 
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self {
+            tables: Mutex::default(),
+            commits: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
+            reject: None,
+            interrupt_in: AtomicU64::new(u64::MAX),
+        }
+    }
+}
+
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Arms a one-shot interruption: after `puts` more puts land, the commit in progress fails
+    /// with a retryable error, its later puts unwritten, as when the function dies between two
+    /// writes.
+    pub fn interrupt_after(&self, puts: u64) {
+        self.interrupt_in.store(puts, Ordering::SeqCst);
+    }
+
+    /// Whether an armed interruption is still pending.
+    pub fn interruption_pending(&self) -> bool {
+        self.interrupt_in.load(Ordering::SeqCst) != u64::MAX
+    }
+
+    fn interruption(&self) -> Result<(), StoreError> {
+        let left = self.interrupt_in.load(Ordering::SeqCst);
+        if left == u64::MAX {
+            return Ok(());
+        }
+        if left == 0 {
+            self.interrupt_in.store(u64::MAX, Ordering::SeqCst);
+            return Err(StoreError::Unavailable {
+                message: "interrupted between two writes (injected)".into(),
+                source: None,
+            });
+        }
+        self.interrupt_in.store(left - 1, Ordering::SeqCst);
+        Ok(())
     }
 
     /// A store that rejects (non-retryably) every commit `reject` names a reason for.
@@ -87,7 +129,7 @@ impl MemoryStore {
             .retain(|_, r| r.incident_id.as_deref() != Some(id));
         before - t.findings.len()
     }
-    /// Successful commits (one write request each).
+    /// Successful commits (one per slice; each is one conditional put per changed item).
     pub fn commits(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
@@ -191,38 +233,36 @@ impl IncidentStore for MemoryStore {
                 source: None,
             });
         }
-        let mut t = self.lock();
-        let result = (|| {
-            for p in &c.findings {
-                let stored = t.findings.get(&p.item.key).map(|r| r.version);
-                check(p.expect, stored, &format!("finding {}", p.item.finding_id))?;
-            }
-            for p in &c.incidents {
-                let stored = t.incidents.get(&p.item.id).map(|r| r.version);
-                check(p.expect, stored, &format!("incident {}", p.item.id))?;
-            }
-            for p in &c.heads {
-                let stored = t.heads.get(&p.item.key).map(|r| r.version);
-                check(
-                    p.expect,
-                    stored,
-                    &format!("correlation head {}", p.item.key),
-                )?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
+        // One put at a time, in the store's order, as separate conditional writes land.
+        let conflict = |e: StoreError| {
             self.conflicts.fetch_add(1, Ordering::Relaxed);
-            return Err(e);
-        }
-        for p in &c.findings {
-            t.findings.insert(p.item.key.clone(), p.item.clone());
+            e
+        };
+        for p in &c.heads {
+            self.interruption()?;
+            let mut t = self.lock();
+            let stored = t.heads.get(&p.item.key).map(|r| r.version);
+            check(
+                p.expect,
+                stored,
+                &format!("correlation head {}", p.item.key),
+            )
+            .map_err(conflict)?;
+            t.heads.insert(p.item.key.clone(), p.item.clone());
         }
         for p in &c.incidents {
+            self.interruption()?;
+            let mut t = self.lock();
+            let stored = t.incidents.get(&p.item.id).map(|r| r.version);
+            check(p.expect, stored, &format!("incident {}", p.item.id)).map_err(conflict)?;
             t.incidents.insert(p.item.id.clone(), p.item.clone());
         }
-        for p in &c.heads {
-            t.heads.insert(p.item.key.clone(), p.item.clone());
+        for p in &c.findings {
+            self.interruption()?;
+            let mut t = self.lock();
+            let stored = t.findings.get(&p.item.key).map(|r| r.version);
+            check(p.expect, stored, &format!("finding {}", p.item.finding_id)).map_err(conflict)?;
+            t.findings.insert(p.item.key.clone(), p.item.clone());
         }
         self.commits.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -255,6 +295,7 @@ impl FindingCleanup for MemoryStore {
     fn remove_findings_of<'a>(
         &'a self,
         incident_id: &'a str,
+        _listed: &'a [String],
     ) -> BoxFuture<'a, Result<usize, StoreError>> {
         Box::pin(async move { Ok(self.remove_members(incident_id)) })
     }

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - this module: the incident store ([`IncidentStore`], [`IncidentReader`]): reads by key and
-//!   one atomic, conditional commit.
+//!   ordered conditional writes.
 //! - [`delivery`]: per-destination delivery state with a durable outbox, and the incident's
 //!   findings, for the forwarder.
 //! - [`secrets`]: where destination credentials come from.
@@ -45,7 +45,8 @@ pub struct Put<T> {
     pub expect: Expect,
 }
 
-/// Everything one commit writes, atomically: all or nothing.
+/// Everything one commit writes: heads, then incidents, then finding records, each put
+/// conditional on its expectation. Not atomic: a commit that fails may have written a prefix.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChangeSet {
     pub findings: Vec<Put<FindingRecord>>,
@@ -79,8 +80,11 @@ pub trait IncidentStore: Send + Sync {
         ids: &[String],
     ) -> impl Future<Output = Result<HashMap<String, Incident>, StoreError>> + Send;
 
-    /// Writes all of `changes` atomically if every expectation holds, else nothing and
-    /// [`StoreError::Conflict`].
+    /// Writes `changes` in order: every head, then every incident, then every finding record,
+    /// each only if its expectation holds. At the first that does not, stops with
+    /// [`StoreError::Conflict`], leaving the puts before it written (within one group the
+    /// puts may go concurrently, so any subset of that group may be written). The engine's
+    /// plans are correct from any such prefix.
     fn commit(&self, changes: &ChangeSet) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Waits before retry `attempt` after a conflict (jittered backoff in real stores).
@@ -91,10 +95,12 @@ pub trait IncidentStore: Send + Sync {
 /// expired): finding records in an incident have no TTL of their own, so that they live exactly
 /// as long as it does. Idempotent: removing them twice removes nothing the second time.
 pub trait FindingCleanup: Send + Sync {
-    /// Deletes the finding records of `incident_id`; returns how many were deleted.
+    /// Deletes the finding records of `incident_id`: `listed` (the members its last state
+    /// lists) and any others the store finds; returns how many were deleted.
     fn remove_findings_of<'a>(
         &'a self,
         incident_id: &'a str,
+        listed: &'a [String],
     ) -> futures::future::BoxFuture<'a, Result<usize, StoreError>>;
 }
 
