@@ -7,7 +7,7 @@ SHELL := /bin/bash
 export RUST_MIN_STACK := 4194304
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: demo test check lint fmt bench build build-x86 deploy services-up services-down clean-local
+.PHONY: demo test check lint fmt bench fuzz build build-x86 deploy services-up services-down clean-local
 
 ## demo: replay the sample findings through the real ingest code into DynamoDB Local; print incidents
 demo:
@@ -33,9 +33,13 @@ lint:
 fmt:
 	cargo fmt --all
 
-## bench: Criterion throughput, write requests per finding, peak RSS and size of the release bootstrap
+## bench: hot path vs a Python reference, DynamoDB write units, cold start, end to end; writes .local/bench/summary.json
 bench:
 	@bash scripts/bench.sh
+
+## fuzz: the cargo-fuzz target over the ingest event parser, 10 minutes (needs nightly; not in CI)
+fuzz:
+	@bash scripts/fuzz.sh
 
 ## build: release Lambda bootstrap (arm64, as deployed) with cargo-lambda into target/lambda/
 build:

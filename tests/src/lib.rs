@@ -409,3 +409,178 @@ pub async fn process<S: vigil_domain::IncidentStore>(
 ) -> Result<ingest::Summary, ingest::IngestError> {
     ingest::process(deps, &event.to_string()).await
 }
+
+/// Base findings for synthetic organisation streams: the project's fixtures, and every ASFF
+/// finding of the reference corpus when it is present (skipping those that do not parse).
+pub fn base_findings(with_corpus: bool) -> Vec<Value> {
+    let mut out: Vec<Value> = fixture_events()
+        .into_iter()
+        .flat_map(|(_, e)| {
+            e["detail"]["findings"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    let corpus = if with_corpus { corpus_dir() } else { None };
+    if let Some(dir) = corpus {
+        let mut stack = vec![dir.join("asff")];
+        let mut files = Vec::new();
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "json") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for p in files {
+            let Ok(v) =
+                serde_json::from_str::<Value>(&std::fs::read_to_string(&p).unwrap_or_default())
+            else {
+                continue;
+            };
+            let list = if let Some(f) = v["detail"]["findings"].as_array() {
+                f.clone()
+            } else if let Some(f) = v["Findings"].as_array() {
+                f.clone()
+            } else if v.get("SchemaVersion").is_some() {
+                vec![v.clone()]
+            } else {
+                Vec::new()
+            };
+            for f in list {
+                let text = f.to_string();
+                if vigil_domain::asff::parse_finding(&text).is_ok() {
+                    out.push(f);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// One delivery of an organisation stream.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub finding: Value,
+    pub kind: DeliveryKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryKind {
+    New,
+    Duplicate,
+    Update,
+}
+
+/// A deterministic organisation stream of `n` single-finding deliveries, as Security Hub sends
+/// them: `new_share` percent new findings, the rest split between exact re-deliveries of
+/// earlier states and newer states of earlier findings (`UpdatedAt` and `LastObservedAt`
+/// later, sometimes a workflow change). New findings are the base findings with fresh ids in
+/// 20 member accounts, 30 s apart, arriving in clusters about one resource (as a resource
+/// failing several controls, or an instance with several GuardDuty or Inspector findings
+/// does): cluster sizes 1 (40 %), 2-4 (40 %) or 5-12 (20 %).
+pub fn org_stream(base: &[Value], n: usize, new_share: u32, seed: u64) -> Vec<Delivery> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_default();
+    let ts =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut out: Vec<Delivery> = Vec::with_capacity(n);
+    let mut latest: Vec<Value> = Vec::new();
+    let mut made = 0usize;
+    // The current cluster: (number, findings left, account, primary resource).
+    let mut cluster: (usize, usize, String, Value) = (0, 0, String::new(), Value::Null);
+    while out.len() < n {
+        let roll = rng.gen_range(0..100);
+        if latest.is_empty() || roll < new_share {
+            let mut f = base[made % base.len()].clone();
+            if cluster.1 == 0 {
+                let size = match rng.gen_range(0..10) {
+                    0..=3 => 1,
+                    4..=7 => rng.gen_range(2..=4),
+                    _ => rng.gen_range(5..=12),
+                };
+                let number = cluster.0 + 1;
+                let account = format!("{:012}", 100_000_000_000u64 + (number % 20) as u64);
+                let mut r = f["Resources"][0].clone();
+                let id = format!("{}-c{number}", r["Id"].as_str().unwrap_or("resource"));
+                r["Id"] = Value::String(id);
+                if r["Details"]["AwsIamAccessKey"].is_object() {
+                    r["Details"]["AwsIamAccessKey"]["PrincipalName"] =
+                        Value::String(format!("principal-c{number}"));
+                }
+                cluster = (number, size, account, r);
+            }
+            cluster.1 -= 1;
+            // Every finding of the cluster is about the cluster's resource.
+            if let Some(rs) = f["Resources"].as_array_mut() {
+                rs.retain(|r| {
+                    !matches!(r["Type"].as_str(), Some("AwsEksCluster" | "AwsEcsCluster"))
+                });
+                if rs.is_empty() {
+                    rs.push(Value::Null);
+                }
+                rs[0] = cluster.3.clone();
+            }
+            let account = cluster.2.clone();
+            let id = format!("{}-org-{made}", f["Id"].as_str().unwrap_or("f"));
+            let at = t0 + chrono::Duration::seconds(30 * made as i64);
+            f["Id"] = Value::String(id);
+            f["AwsAccountId"] = Value::String(account);
+            for k in [
+                "CreatedAt",
+                "UpdatedAt",
+                "FirstObservedAt",
+                "LastObservedAt",
+            ] {
+                if f.get(k).is_some() || k == "CreatedAt" || k == "UpdatedAt" {
+                    f[k] = Value::String(ts(at));
+                }
+            }
+            if let Some(o) = f.as_object_mut() {
+                o.remove("ProcessedAt");
+            }
+            made += 1;
+            latest.push(f.clone());
+            out.push(Delivery {
+                finding: f,
+                kind: DeliveryKind::New,
+            });
+        } else if roll < new_share + (100 - new_share) / 2 {
+            let f = latest[rng.gen_range(0..latest.len())].clone();
+            out.push(Delivery {
+                finding: f,
+                kind: DeliveryKind::Duplicate,
+            });
+        } else {
+            let i = rng.gen_range(0..latest.len());
+            let mut f = latest[i].clone();
+            let updated = f["UpdatedAt"]
+                .as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .unwrap_or(t0)
+                + chrono::Duration::minutes(rng.gen_range(5..360));
+            f["UpdatedAt"] = Value::String(ts(updated));
+            if f.get("LastObservedAt").is_some() {
+                f["LastObservedAt"] = Value::String(ts(updated));
+            }
+            if rng.gen_bool(0.2) {
+                f["Workflow"] = serde_json::json!({"Status": "NOTIFIED"});
+            }
+            latest[i] = f.clone();
+            out.push(Delivery {
+                finding: f,
+                kind: DeliveryKind::Update,
+            });
+        }
+    }
+    out
+}

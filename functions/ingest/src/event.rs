@@ -6,7 +6,9 @@
 //! of failing the event, and nothing is copied or built that Vigil does not read.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -19,7 +21,8 @@ pub fn is_findings_detail_type(detail_type: &str) -> bool {
 }
 
 /// An EventBridge event, as far as ingest reads it. `detail-type` and `source` are required,
-/// as in every EventBridge event; anything else is skipped unread.
+/// as in every EventBridge event; anything else is skipped unread. One pass over the bytes:
+/// the detail's findings are located (not parsed) on the way.
 #[derive(Debug, Deserialize)]
 pub struct Envelope<'a> {
     #[serde(default, borrow)]
@@ -29,16 +32,130 @@ pub struct Envelope<'a> {
     #[serde(borrow)]
     pub source: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub detail: Option<&'a RawValue>,
+    detail: Detail<'a>,
 }
 
 /// The `detail` of a findings event: each finding an unparsed slice of the event.
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 pub struct FindingsDetail<'a> {
-    #[serde(borrow)]
     pub findings: Vec<&'a RawValue>,
-    #[serde(rename = "actionName", default, borrow)]
     pub action_name: Option<Cow<'a, str>>,
+}
+
+/// The detail as read: its findings, or what it was instead.
+#[derive(Debug)]
+enum Detail<'a> {
+    Findings(FindingsDetail<'a>),
+    Not(String),
+}
+
+impl Default for Detail<'_> {
+    fn default() -> Self {
+        Detail::Not("the event has no detail".into())
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Detail<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Detail<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an event detail")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut findings: Option<Result<Vec<&'a RawValue>, &'static str>> = None;
+                let mut action_name = None;
+                while let Some(k) = m.next_key::<Cow<'de, str>>()? {
+                    match k.as_ref() {
+                        "findings" => findings = Some(m.next_value::<List<'a>>()?.0),
+                        "actionName" => action_name = m.next_value::<Option<Cow<'a, str>>>()?,
+                        _ => {
+                            m.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(match findings {
+                    Some(Ok(findings)) => Detail::Findings(FindingsDetail {
+                        findings,
+                        action_name,
+                    }),
+                    Some(Err(kind)) => {
+                        Detail::Not(format!("detail.findings is {kind}, not a list"))
+                    }
+                    None => Detail::Not("the detail has no findings list".into()),
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Detail::default())
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<Self::Value, S::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Detail::Not("the detail is a list, not an object".into()))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Detail::Not("the detail is a string, not an object".into()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Detail::Not("the detail is a boolean, not an object".into()))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Detail::Not("the detail is a number, not an object".into()))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Detail::Not("the detail is a number, not an object".into()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Detail::Not("the detail is a number, not an object".into()))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// A list's elements as unparsed slices, or the kind of value it was instead.
+struct List<'a>(Result<Vec<&'a RawValue>, &'static str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for List<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = List<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of findings")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut s: S) -> Result<Self::Value, S::Error> {
+                let mut out = Vec::with_capacity(s.size_hint().unwrap_or(16));
+                while let Some(f) = s.next_element::<&'a RawValue>()? {
+                    out.push(f);
+                }
+                Ok(List(Ok(out)))
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(List(Err("an object")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(List(Err("null")))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(List(Err("a string")))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(List(Err("a boolean")))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(List(Err("a number")))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(List(Err("a number")))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(List(Err("a number")))
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
 }
 
 impl<'a> Envelope<'a> {
@@ -48,11 +165,11 @@ impl<'a> Envelope<'a> {
     }
 
     /// The findings of the detail, or why the detail holds no findings list.
-    pub fn findings(&self) -> Result<FindingsDetail<'a>, String> {
-        let Some(detail) = self.detail else {
-            return Err("the event has no detail".into());
-        };
-        serde_json::from_str(detail.get()).map_err(|e| e.to_string())
+    pub fn findings(&mut self) -> Result<FindingsDetail<'a>, String> {
+        match std::mem::take(&mut self.detail) {
+            Detail::Findings(d) => Ok(d),
+            Detail::Not(why) => Err(why),
+        }
     }
 }
 
@@ -64,7 +181,7 @@ mod tests {
     fn findings_are_slices_of_the_event_in_order() {
         let text = r#"{"id":"e","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub",
             "detail":{"findings":[{"Id":"a\u00e9"}, {"Id":"b"}, 3],"actionName":"x"}}"#;
-        let e = Envelope::parse(text).unwrap();
+        let mut e = Envelope::parse(text).unwrap();
         assert_eq!(e.id.as_deref(), Some("e"));
         let d = e.findings().unwrap();
         let got: Vec<&str> = d.findings.iter().map(|r| r.get()).collect();
@@ -77,10 +194,24 @@ mod tests {
         assert!(Envelope::parse(r#"{"hello":"world"}"#).is_err());
         assert!(Envelope::parse(r#""just a string""#).is_err());
         assert!(Envelope::parse("{not json").is_err());
-        let e = Envelope::parse(r#"{"detail-type":"x","source":"y"}"#).unwrap();
-        assert!(e.findings().is_err());
-        let e = Envelope::parse(r#"{"detail-type":"x","source":"y","detail":{"findings":"no"}}"#)
-            .unwrap();
-        assert!(e.findings().is_err());
+        for detail in [
+            "",
+            r#","detail":null"#,
+            r#","detail":{"findings":"no"}"#,
+            r#","detail":{"findings":{"a":[1]}}"#,
+            r#","detail":{"other":[1,2]}"#,
+            r#","detail":[1,{"a":2}]"#,
+            r#","detail":7"#,
+        ] {
+            let text = format!(r#"{{"detail-type":"x","source":"y"{detail}}}"#);
+            let mut e = Envelope::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let why = e.findings().unwrap_err();
+            assert!(!why.is_empty(), "{text}");
+        }
+        // A broken finding inside the list is the event's JSON being broken.
+        assert!(Envelope::parse(
+            r#"{"detail-type":"x","source":"y","detail":{"findings":[{"Id":]}}"#
+        )
+        .is_err());
     }
 }

@@ -128,7 +128,8 @@ pub async fn process<S: IncidentStore>(
     deps: &Deps<S>,
     payload: &str,
 ) -> Result<Summary, IngestError> {
-    let event = Envelope::parse(payload).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
+    let mut event = Envelope::parse(payload).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
+    let findings = event.findings();
     let event_id = event.id.as_deref().unwrap_or_default();
     let detail_type = event.detail_type.as_ref();
     let mut summary = Summary {
@@ -146,7 +147,7 @@ pub async fn process<S: IncidentStore>(
         summary.ignored = true;
         return Ok(summary);
     }
-    let detail = match event.findings() {
+    let detail = match findings {
         Ok(d) => d,
         Err(e) => {
             // A findings event whose detail has no findings list: nothing can be recovered.

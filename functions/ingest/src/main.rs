@@ -5,6 +5,11 @@ use ingest::{config::IngestConfig, handle, Deps};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use vigil_aws_dynamodb::DynamoStore;
 
+/// mimalloc: the hot path allocates many small strings; glibc's allocator costs about a
+/// quarter of its time (see docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     // JSON when Lambda's log format is JSON; level from AWS_LAMBDA_LOG_LEVEL or RUST_LOG.

@@ -228,8 +228,8 @@ pub struct FindingRecord {
     pub created_at: DateTime<Utc>,
     pub event_time: DateTime<Utc>,
     pub last_event_time: DateTime<Utc>,
-    /// The original finding JSON.
-    pub raw: String,
+    /// The original finding JSON (shared: records are cloned between the store and a plan).
+    pub raw: std::sync::Arc<str>,
     pub version: u64,
     /// When Vigil stored this state (wall clock).
     pub ingested_at: DateTime<Utc>,
@@ -276,7 +276,7 @@ impl FindingRecord {
             created_at: f.finding.created_at,
             event_time: f.finding.event_time(),
             last_event_time: f.finding.last_event_time(),
-            raw: f.raw.to_owned(),
+            raw: std::sync::Arc::from(f.raw),
             version: prev.map_or(1, |p| p.version + 1),
             ingested_at: now,
             expires_at: incident_id.is_none().then(|| now + ttl),

@@ -203,10 +203,13 @@ impl Journal {
     }
 }
 
-fn insert_capped(set: &mut BTreeSet<String>, value: &str) {
+/// Inserts `value` if the set has room; whether it did.
+fn insert_capped(set: &mut BTreeSet<String>, value: &str) -> bool {
     if set.len() < MAX_LIST_ENTRIES && !set.contains(value) {
         set.insert(value.to_owned());
+        return true;
     }
+    false
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,20 +240,6 @@ pub struct LeadFinding {
     pub title: String,
     pub finding_type: String,
     pub remediation: RemediationAdvice,
-}
-
-impl LeadFinding {
-    fn beats(&self, other: &LeadFinding) -> bool {
-        (
-            other.severity,
-            std::cmp::Reverse(other.event_time),
-            std::cmp::Reverse(&other.key),
-        ) < (
-            self.severity,
-            std::cmp::Reverse(self.event_time),
-            std::cmp::Reverse(&self.key),
-        )
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -387,15 +376,22 @@ impl Incident {
         f: &NormalizedFinding,
         runbook: &Runbook,
     ) -> bool {
-        let before = self.clone();
+        // Tracks every field it changes (all of them material), instead of cloning the
+        // incident to compare: this runs once per finding state.
+        let mut changed = false;
         let active = f.is_active();
         let member_before = prev.is_some_and(|p| p.incident_id.as_deref() == Some(&self.id));
         if member_before {
             let was_active = prev.is_some_and(FindingRecord::is_active);
             match (was_active, active) {
-                (false, true) => self.active_finding_count += 1,
+                (false, true) => {
+                    self.active_finding_count += 1;
+                    changed = true;
+                }
                 (true, false) => {
-                    self.active_finding_count = self.active_finding_count.saturating_sub(1)
+                    let n = self.active_finding_count.saturating_sub(1);
+                    changed |= n != self.active_finding_count;
+                    self.active_finding_count = n;
                 }
                 _ => {}
             }
@@ -405,63 +401,103 @@ impl Incident {
                 self.active_finding_count += 1;
             }
             self.members.add(&f.key);
+            changed = true;
         }
-        insert_capped(&mut self.finding_types, &f.finding_type);
+        changed |= insert_capped(&mut self.finding_types, &f.finding_type);
         if let Some(t) = f.tactic {
-            insert_capped(&mut self.tactics, t);
+            changed |= insert_capped(&mut self.tactics, t);
         }
-        insert_capped(
-            &mut self.products,
-            &crate::bounds::clip(f.finding.product(), crate::bounds::MAX_LABEL_CHARS),
+        let product = f.finding.product();
+        if !self.products.contains(product) {
+            changed |= insert_capped(
+                &mut self.products,
+                &crate::bounds::clip(product, crate::bounds::MAX_LABEL_CHARS),
+            );
+        }
+        let (first, last) = (
+            self.first_seen.min(f.finding.event_time()),
+            self.last_seen.max(f.finding.last_event_time()),
         );
-        self.first_seen = self.first_seen.min(f.finding.event_time());
-        self.last_seen = self.last_seen.max(f.finding.last_event_time());
-        self.note_recent(&f.key, f.finding.event_time());
+        changed |= (first, last) != (self.first_seen, self.last_seen);
+        (self.first_seen, self.last_seen) = (first, last);
+        changed |= self.note_recent(&f.key, f.finding.event_time());
         if f.account.environment > self.environment {
             self.environment = f.account.environment;
+            changed = true;
         }
 
         if active {
             if f.severity > self.severity {
                 self.severity = f.severity;
+                changed = true;
             }
             // The clock for this finding's severity starts when the finding was created, or
             // when an update changed its severity; later updates at the same severity keep it.
             let start = f.severity_since(prev);
             if let Some(target) = runbook.deadline_for(f.account.environment, f.severity) {
                 if let Some(d) = start.checked_add_signed(target) {
-                    self.response_deadline = Some(match self.response_deadline {
+                    let deadline = Some(match self.response_deadline {
                         Some(old) => old.min(d),
                         None => d,
                     });
+                    changed |= deadline != self.response_deadline;
+                    self.response_deadline = deadline;
                 }
             }
             // The lead is the most severe finding ever seen; a newer state of the lead at the
             // same or higher severity refreshes its title, a downgrade does not demote it.
-            let cand = lead_of(f);
-            if cand.beats(&self.lead)
-                || (cand.key == self.lead.key && cand.severity >= self.lead.severity)
-            {
+            let (sev, at) = (f.severity, f.finding.event_time());
+            let beats = (
+                self.lead.severity,
+                std::cmp::Reverse(self.lead.event_time),
+                std::cmp::Reverse(self.lead.key.as_str()),
+            ) < (
+                sev,
+                std::cmp::Reverse(at),
+                std::cmp::Reverse(f.key.as_str()),
+            );
+            if beats || (f.key == self.lead.key && sev >= self.lead.severity) {
+                let cand = lead_of(f);
+                changed |= cand != self.lead;
                 self.lead = cand;
             }
         } else if self.lead.key == f.key && self.finding_count == 1 {
-            self.lead = lead_of(f);
+            let cand = lead_of(f);
+            changed |= cand != self.lead;
+            self.lead = cand;
         }
-        self.title = self.lead.title.clone();
-        self.status = if self.active_finding_count > 0 {
+        if self.title != self.lead.title {
+            self.title = self.lead.title.clone();
+            changed = true;
+        }
+        let status = if self.active_finding_count > 0 {
             IncidentStatus::Open
         } else {
             IncidentStatus::Resolved
         };
-        !self.material_eq(&before)
+        changed |= status != self.status;
+        self.status = status;
+        changed
     }
 
     /// Keeps `key` among the [`RECENT_FINDINGS`] most recent members (newest event time first,
     /// then smallest key): a function of the members alone, whatever the order they came in.
-    fn note_recent(&mut self, key: &str, event_time: DateTime<Utc>) {
+    fn note_recent(&mut self, key: &str, event_time: DateTime<Utc>) -> bool {
         if let Some(m) = self.recent.iter_mut().find(|m| m.key == key) {
+            if m.event_time == event_time {
+                return false;
+            }
             m.event_time = event_time;
         } else {
+            let full = self.recent.len() >= RECENT_FINDINGS;
+            if full
+                && self.recent.last().is_some_and(|l| {
+                    (std::cmp::Reverse(l.event_time), l.key.as_str())
+                        < (std::cmp::Reverse(event_time), key)
+                })
+            {
+                return false;
+            }
             self.recent.push(MemberRef {
                 key: key.to_owned(),
                 event_time,
@@ -473,6 +509,7 @@ impl Incident {
                 .then_with(|| a.key.cmp(&b.key))
         });
         self.recent.truncate(RECENT_FINDINGS);
+        true
     }
 
     /// Equality of everything but bookkeeping (version and wall-clock times).
@@ -638,6 +675,38 @@ mod tests {
         inc.apply(Some(&record_of(&archived, &inc.id)), &again, &rb);
         assert_eq!(inc.status, IncidentStatus::Open);
         assert_eq!(inc.active_finding_count, 1);
+    }
+
+    /// `apply` says it changed something exactly when the incident is materially different.
+    #[test]
+    fn apply_reports_a_change_exactly_when_the_incident_changed() {
+        let rb = Runbook::default();
+        let sevs = ["LOW", "MEDIUM", "HIGH", "CRITICAL"];
+        let first = nf("f0", "LOW", "2026-11-20T10:00:00Z", "2026-11-20T10:00:00Z");
+        let mut inc = Incident::open(&first, &rb, Utc::now(), Duration::days(1));
+        let mut records: std::collections::HashMap<String, FindingRecord> = Default::default();
+        let mut seed: u64 = 7;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        for step in 0..400 {
+            let id = format!("f{}", next(14));
+            let created = format!("2026-11-20T{:02}:00:00Z", 10 + next(3));
+            let updated = format!("2026-11-20T{:02}:{:02}:00Z", 13 + next(5), next(60));
+            let mut f = nf(&id, sevs[next(4) as usize], &created, &updated);
+            if next(4) == 0 {
+                f.finding.record_state = Some("ARCHIVED".into());
+            }
+            let prev = records.get(&f.key).cloned();
+            let before = inc.clone();
+            let said = inc.apply(prev.as_ref(), &f, &rb);
+            assert_eq!(said, !inc.material_eq(&before), "step {step}: {id}");
+            records.insert(f.key.clone(), record_of(&f, &inc.id));
+        }
+        assert!(inc.finding_count > 10);
     }
 
     #[test]

@@ -2,11 +2,11 @@
 //!
 //! - **Retryable**: timeouts, connection errors, 408, 429, 5xx other than 501, HEC busy codes.
 //!   Retried with exponential backoff and full jitter; a `Retry-After` is honoured when it fits
-//!   the budget, otherwise the delivery fails now and Lambda retries the record later.
+//!   the budget, otherwise the version goes to the outbox and is retried from there.
 //! - **Config**: authentication and configuration errors (401/403, bad token, unknown index).
 //!   Not retried hot: the secret is refreshed once, then the sink is parked for a while.
-//! - **Data**: the receiver rejects this event (4xx data errors). Not retried in the invocation;
-//!   the record fails, goes through Lambda's retries and then to the on-failure queue.
+//! - **Data**: the receiver rejects this event (4xx data errors). Not retried: the version is
+//!   dead-lettered for that sink alone, and later versions go on.
 
 use std::time::Duration;
 
@@ -24,7 +24,8 @@ pub struct RetryConfig {
     pub base_delay_ms: u64,
     #[serde(default = "default_max_ms")]
     pub max_delay_ms: u64,
-    /// A `Retry-After` longer than this fails the delivery now; Lambda retries the record later.
+    /// A `Retry-After` longer than this ends the attempts in this invocation; the version waits
+    /// in the outbox.
     #[serde(default = "default_max_retry_after")]
     pub max_retry_after_secs: u64,
     /// After a configuration error (bad token, unknown index), the sink is not called again by

@@ -193,7 +193,7 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
         .iter()
         .map(s)
         .collect();
-    // What DynamoStore calls: BatchGetItem, PutItem and TransactWriteItems of Puts.
+    // What DynamoStore calls: BatchGetItem and conditional PutItem (no transactions).
     let want: BTreeSet<String> = ["dynamodb:BatchGetItem", "dynamodb:PutItem"]
         .iter()
         .map(|x| x.to_string())

@@ -23,10 +23,50 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// The SDK configuration from the standard AWS environment (region, credentials, endpoint
 /// overrides such as `AWS_ENDPOINT_URL_<SERVICE>`).
+///
+/// AWS service endpoints present Amazon Trust Services certificates, so the TLS trust store is
+/// those roots, compiled in ([`AWS_ROOTS_PEM`]): loading the platform's store reads and parses
+/// every certificate file on the machine at each cold start, several times the rest of the
+/// start-up. `VIGIL_TLS_NATIVE_ROOTS=1` uses the platform's store instead (for a network that
+/// re-signs TLS with its own authority).
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let native = std::env::var("VIGIL_TLS_NATIVE_ROOTS").is_ok_and(|v| v == "1");
+    let loader = if native {
+        loader
+    } else {
+        loader.http_client(aws_http_client())
+    };
+    loader.load().await
+}
+
+/// The roots of Amazon Trust Services (Amazon Root CA 1-4, and Starfield Services Root G2 that
+/// cross-signs them), from the Mozilla CA bundle.
+pub const AWS_ROOTS_PEM: &str = include_str!("../certs/aws-roots.pem");
+
+/// Each certificate of [`AWS_ROOTS_PEM`], as PEM.
+pub fn aws_root_certificates() -> Vec<&'static str> {
+    AWS_ROOTS_PEM
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .filter_map(|p| p.find("-----BEGIN CERTIFICATE-----").map(|at| &p[at..]))
+        .collect()
+}
+
+/// The SDK's HTTPS client (rustls, aws-lc) trusting [`AWS_ROOTS_PEM`] only.
+pub fn aws_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    let mut trust = TrustStore::empty().with_native_roots(false);
+    for pem in aws_root_certificates() {
+        trust.add_pem_certificate(pem.as_bytes());
+    }
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .unwrap_or_default();
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(tls)
+        .build_https()
 }
 
 /// How a failed AWS call should be treated by its caller.
@@ -182,6 +222,21 @@ fn jitter() -> f64 {
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     f64::from(nanos % 1_000_000) / 1_000_000.0
+}
+
+#[cfg(test)]
+mod roots {
+    #[test]
+    fn the_compiled_in_roots_are_the_five_amazon_trust_services_roots() {
+        let certs = super::aws_root_certificates();
+        assert_eq!(certs.len(), 5);
+        assert!(certs
+            .iter()
+            .all(|c| c.starts_with("-----BEGIN CERTIFICATE-----")
+                && c.trim_end().ends_with("-----END CERTIFICATE-----")));
+        // The client builds with them.
+        let _ = super::aws_http_client();
+    }
 }
 
 #[cfg(test)]

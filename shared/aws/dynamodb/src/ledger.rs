@@ -1,6 +1,6 @@
 //! The forwarder's ports on DynamoDB: per-destination delivery state and the outbox in the
-//! incident table ([`DynamoLedger`]), and an incident's recent findings from gsi1
-//! ([`DynamoFindings`]). The semantics are the port's (`vigil_domain::ports::delivery`).
+//! incident table ([`DynamoLedger`]), and an incident's findings, by key or through the
+//! by-incident index ([`DynamoFindings`]). The semantics are the port's (`vigil_domain::ports::delivery`).
 //!
 //! | item | pk | sk | attributes |
 //! |---|---|---|---|

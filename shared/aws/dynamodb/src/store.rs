@@ -717,7 +717,7 @@ mod tests {
                 char::from(b'a' + ((x >> 59) as u8 % 26))
             })
             .collect();
-        c.findings[0].item.raw = format!("\"{noise}\"");
+        c.findings[0].item.raw = format!("\"{noise}\"").into();
         let rule = mock!(Client::put_item).then_output(|| {
             aws_sdk_dynamodb::operation::put_item::PutItemOutput::builder().build()
         });

@@ -21,6 +21,7 @@ pub mod report;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
 use serde_json::Value;
 
 use crate::asff::{finding_id_of, parse_finding};
@@ -45,13 +46,16 @@ pub struct Settings {
     pub incident_retention: Duration,
     /// Commit attempts per slice before giving up with a retryable error.
     pub max_attempts: u32,
-    /// Findings per write (DynamoDB transactions hold at most 100 items).
+    /// Findings per slice (one commit): bounds a commit's writes and the journal entries one
+    /// incident write carries.
     pub max_findings_per_write: usize,
-    /// Bytes of finding JSON per write (DynamoDB transactions hold at most 4 MB).
+    /// Bytes of finding JSON per slice.
     pub max_bytes_per_write: usize,
     /// How far in the future of the delivery time a finding's timestamps may be before they
     /// are clamped (clock skew between products and Vigil).
     pub clock_skew: Duration,
+    /// Correlation keys of one batch written concurrently.
+    pub key_concurrency: usize,
 }
 
 impl Default for Settings {
@@ -60,10 +64,10 @@ impl Default for Settings {
             finding_ttl: Duration::days(90),
             incident_retention: Duration::days(400),
             max_attempts: 30,
-            // 32 findings + at most 32 incidents + 33 heads stay within 100 transaction items.
             max_findings_per_write: 32,
             max_bytes_per_write: 3 * 1024 * 1024,
             clock_skew: Duration::minutes(15),
+            key_concurrency: 8,
         }
     }
 }
@@ -138,11 +142,15 @@ pub async fn ingest<S: IncidentStore>(
     for f in newest.into_values() {
         groups.entry(f.correlation_key.clone()).or_default().push(f);
     }
+    // Slices of one correlation key go in order; different keys are independent and go
+    // concurrently (each slice waits on several round trips to the store).
+    let mut keyed: Vec<Vec<Vec<NormalizedFinding>>> = Vec::with_capacity(groups.len());
     for (_, mut group) in groups {
         // Event-time order, so a large event is sliced the way it would arrive live.
         group.sort_by(|a, b| {
             (a.finding.event_time(), &a.key).cmp(&(b.finding.event_time(), &b.key))
         });
+        let mut slices: Vec<Vec<NormalizedFinding>> = Vec::new();
         let mut slice: Vec<NormalizedFinding> = Vec::new();
         let mut bytes = 0usize;
         for f in group {
@@ -150,18 +158,44 @@ pub async fn ingest<S: IncidentStore>(
                 && (slice.len() >= settings.max_findings_per_write
                     || bytes + f.raw.len() > settings.max_bytes_per_write)
             {
-                report.merge(ingest_isolating(store, runbook, settings, &slice, now).await?);
-                slice.clear();
+                slices.push(std::mem::take(&mut slice));
                 bytes = 0;
             }
             bytes += f.raw.len();
             slice.push(f);
         }
         if !slice.is_empty() {
-            report.merge(ingest_isolating(store, runbook, settings, &slice, now).await?);
+            slices.push(slice);
         }
+        keyed.push(slices);
+    }
+    let work: Vec<_> = keyed
+        .iter()
+        .map(|slices| ingest_key(store, runbook, settings, slices, now))
+        .collect();
+    let results: Vec<Result<BatchReport, StoreError>> = futures::stream::iter(work)
+        .buffered(settings.key_concurrency.max(1))
+        .collect()
+        .await;
+    for r in results {
+        report.merge(r?);
     }
     Ok(report)
+}
+
+/// The slices of one correlation key, in order.
+async fn ingest_key<S: IncidentStore>(
+    store: &S,
+    runbook: &Runbook,
+    settings: &Settings,
+    slices: &[Vec<NormalizedFinding<'_>>],
+    now: DateTime<Utc>,
+) -> Result<BatchReport, StoreError> {
+    let mut r = BatchReport::default();
+    for slice in slices {
+        r.merge(ingest_isolating(store, runbook, settings, slice, now).await?);
+    }
+    Ok(r)
 }
 
 /// Whether `f` is a newer state than what is stored. States are ordered by

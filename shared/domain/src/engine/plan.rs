@@ -15,6 +15,7 @@
 //!
 //! [`Journal`]: crate::incident::Journal
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
@@ -28,8 +29,10 @@ use crate::ports::{ChangeSet, Expect, Put};
 use crate::runbook::Runbook;
 
 /// How long a head may name an incident that is not stored before the ingest that named it is
-/// taken for interrupted (an ingest writes the incident milliseconds after the head).
-pub const IN_FLIGHT: Duration = Duration::seconds(5);
+/// taken for interrupted. An ingest writes the incident milliseconds after the head, but a
+/// throttled one may retry for seconds; this is longer than the function's timeout (60 s), so
+/// an ingest still writing after it has been stopped by Lambda.
+pub const IN_FLIGHT: Duration = Duration::seconds(90);
 
 /// How long a journal entry whose finding record never caught up is kept. The delivery that
 /// would write that record is retried by Lambda and EventBridge for at most a day, and a
@@ -81,23 +84,26 @@ impl Loaded {
 
 /// What the store holds for a finding: its record, and the state the incidents count for it
 /// (the record's, or a newer one from a journal when the record was not written yet).
-struct Known {
-    record: Option<FindingRecord>,
-    effective: Option<FindingRecord>,
+struct Known<'l> {
+    record: Option<&'l FindingRecord>,
+    effective: Option<Cow<'l, FindingRecord>>,
     /// The journal entry that is newer than the record, if any.
-    ahead: Option<Folded>,
+    ahead: Option<&'l Folded>,
 }
 
-fn known(f: &NormalizedFinding, loaded: &Loaded, settings: &Settings, now: DateTime<Utc>) -> Known {
-    let record = loaded.records.get(&f.key).cloned();
-    let ahead = loaded.folded(&f.key).filter(|(_, j)| {
-        record
-            .as_ref()
-            .is_none_or(|r| j.state_rank() > r.state_rank())
-    });
+fn known<'l>(
+    f: &NormalizedFinding,
+    loaded: &'l Loaded,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Known<'l> {
+    let record = loaded.records.get(&f.key);
+    let ahead = loaded
+        .folded(&f.key)
+        .filter(|(_, j)| record.is_none_or(|r| j.state_rank() > r.state_rank()));
     match ahead {
         Some((incident, j)) => {
-            let effective = j.as_record(incident, record.as_ref(), || {
+            let effective = j.as_record(incident, record, || {
                 FindingRecord::of(
                     f,
                     None,
@@ -108,12 +114,12 @@ fn known(f: &NormalizedFinding, loaded: &Loaded, settings: &Settings, now: DateT
             });
             Known {
                 record,
-                effective: Some(effective),
-                ahead: Some(j.clone()),
+                effective: Some(Cow::Owned(effective)),
+                ahead: Some(j),
             }
         }
         None => Known {
-            effective: record.clone(),
+            effective: record.map(Cow::Borrowed),
             record,
             ahead: None,
         },
@@ -156,20 +162,15 @@ pub fn plan(
             effective,
             ahead,
         } = known(f, loaded, settings, now);
-        let prev = effective.as_ref();
+        let prev: Option<&FindingRecord> = effective.as_deref();
 
         // Not newer than what the incidents already count: at most the record is behind.
-        if let Some(j) = ahead.as_ref().filter(|j| j.state_rank() >= f.state_rank()) {
+        if let Some(j) = ahead.filter(|j| j.state_rank() >= f.state_rank()) {
             if j.state_rank() == f.state_rank() {
                 // The incident holds this state; its record was never written: write it now.
                 let incident = prev.and_then(|p| p.incident_id.clone());
-                let mut rec = FindingRecord::of(
-                    f,
-                    record.as_ref(),
-                    incident.clone(),
-                    now,
-                    settings.finding_ttl,
-                );
+                let mut rec =
+                    FindingRecord::of(f, record, incident.clone(), now, settings.finding_ttl);
                 rec.severity_since = j.severity_since;
                 rec.indexed = incident.as_ref().is_some_and(|id| {
                     incidents
@@ -178,9 +179,9 @@ pub fn plan(
                 });
                 out.changes.findings.push(Put {
                     item: rec,
-                    expect: expect_of(record.as_ref()),
+                    expect: expect_of(record),
                 });
-                let outcome = match &record {
+                let outcome = match record {
                     None => Outcome::New {
                         opened: incident.as_deref().is_some_and(|id| {
                             id == incident_id(&f.correlation_key, &f.key, f.finding.event_time())
@@ -287,7 +288,7 @@ pub fn plan(
         };
         out.changes.findings.push(Put {
             item: new_record,
-            expect: expect_of(record.as_ref()),
+            expect: expect_of(record),
         });
         out.outcomes.push(outcome_of(f, outcome));
     }
@@ -324,8 +325,12 @@ pub fn plan(
         };
         h.version = heads.get(key).map_or(1, |s| s.version + 1);
         h.changed_at = now;
-        // A head outlives every incident it lists, so a late finding still finds them.
-        h.expires_at = now + settings.incident_retention;
+        // A head outlives every incident it lists, so a late finding still finds them: an
+        // incident can be written later the same day without its head (the head's windows are
+        // whole days), hence the extra day.
+        h.expires_at = now
+            + settings.incident_retention
+            + Duration::seconds(crate::correlate::HEAD_GRANULARITY_SECS);
         out.changes.heads.push(Put { item: h, expect });
     }
     out.opened = opened.into_keys().collect();
