@@ -85,6 +85,15 @@ pub struct Summary {
     pub invalid: usize,
     /// Findings the store refused to write (over its limits): skipped, logged, counted.
     pub rejected: usize,
+    /// New finding states a runbook rule suppressed (stored, in no incident).
+    pub suppressed: usize,
+    /// Runbook rules that matched stored finding states: rule id -> (matches, suppressed).
+    #[serde(skip)]
+    pub rule_matches: BTreeMap<String, (u64, u64)>,
+    /// Whether adding this invocation's rule hit counts to the table failed (logged; the
+    /// findings themselves are stored).
+    #[serde(skip)]
+    pub rule_hits_failed: bool,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -98,6 +107,7 @@ pub struct Summary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClassCounts {
     pub new: usize,
+    pub suppressed: usize,
     pub updated: usize,
     pub duplicates: usize,
     pub incidents_opened: usize,
@@ -117,6 +127,9 @@ pub async fn handle<S: IncidentStore>(
         let now = Utc::now().timestamp_millis();
         println!("{}", emf_line(&summary, result.is_err(), now));
         for line in emf_class_lines(&summary, now) {
+            println!("{line}");
+        }
+        for line in crate::metrics::emf_rule_lines(&summary, now) {
             println!("{line}");
         }
     }
@@ -178,12 +191,32 @@ pub async fn process<S: IncidentStore>(
         }
     })?;
     log_outcomes(event_id, &report);
+    if !report.rule_hits.is_empty() {
+        // Statistics: a failure here is logged and counted, never a reason to retry the
+        // event (its findings are stored; a retry would find them all duplicates).
+        if let Err(e) = deps
+            .store
+            .record_rule_hits(&report.rule_hits, Utc::now())
+            .await
+        {
+            tracing::error!(event_id, error = %e, rules = report.rule_hits.len(),
+                "could not add runbook rule hit counts; the findings are stored");
+            summary.rule_hits_failed = true;
+        }
+        for (id, h) in &report.rule_hits {
+            let suppressed = h.actions.get("suppress").copied().unwrap_or(0);
+            summary
+                .rule_matches
+                .insert(id.clone(), (h.matches, suppressed));
+        }
+    }
     summary.new = report.new_findings();
     summary.updated = report.updated();
     summary.duplicates = report.duplicates();
     summary.stale = report.stale();
     summary.invalid = report.invalid();
     summary.rejected = report.rejected();
+    summary.suppressed = report.suppressed();
     summary.incidents_opened = report.incidents_opened.len();
     summary.incidents_changed = report.incidents_changed.len();
     summary.writes = report.writes;
@@ -202,6 +235,7 @@ pub async fn process<S: IncidentStore>(
                 c.incidents_opened += usize::from(*opened);
             }
             Outcome::Updated { .. } => c.updated += 1,
+            Outcome::Suppressed { .. } => c.suppressed += 1,
             Outcome::Duplicate | Outcome::Refreshed | Outcome::Stale => c.duplicates += 1,
             Outcome::Invalid(_) | Outcome::Rejected(_) => {}
         }
@@ -214,6 +248,7 @@ pub async fn process<S: IncidentStore>(
         duplicates = summary.duplicates,
         invalid = summary.invalid,
         rejected = summary.rejected,
+        suppressed = summary.suppressed,
         incidents_opened = summary.incidents_opened,
         writes = summary.writes,
         "event processed"
@@ -246,6 +281,14 @@ fn log_outcomes(event_id: &str, report: &BatchReport) {
                 severity,
                 incident_id = incident_id.as_deref().unwrap_or(""),
                 "finding updated"
+            ),
+            Outcome::Suppressed { rule } => tracing::info!(
+                event_id,
+                finding_id,
+                account,
+                severity,
+                rule = rule.as_str(),
+                "finding suppressed by a runbook rule; stored in no incident"
             ),
             Outcome::Duplicate => tracing::debug!(
                 event_id,

@@ -16,6 +16,8 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         ("FindingsStale", s.stale),
         ("FindingsInvalid", s.invalid),
         ("FindingsRejected", s.rejected),
+        ("FindingsSuppressed", s.suppressed),
+        ("RuleHitWritesFailed", usize::from(s.rule_hits_failed)),
         ("IncidentsOpened", s.incidents_opened),
         ("IncidentsChanged", s.incidents_changed),
         ("StoreWrites", s.writes as usize),
@@ -48,6 +50,7 @@ pub fn emf_class_lines(s: &Summary, timestamp_ms: i64) -> Vec<String> {
                 ("FindingsNew", c.new),
                 ("FindingsUpdated", c.updated),
                 ("FindingsDuplicate", c.duplicates),
+                ("FindingsSuppressed", c.suppressed),
                 ("IncidentsOpened", c.incidents_opened),
             ];
             let mut v = json!({
@@ -67,6 +70,34 @@ pub fn emf_class_lines(s: &Summary, timestamp_ms: i64) -> Vec<String> {
                 v[n] = json!(val);
             }
             v.to_string()
+        })
+        .collect()
+}
+
+/// EMF records with the `Rule` dimension, one per runbook rule that matched: `RuleMatches` and
+/// `RuleSuppressed` (finding states it suppressed).
+pub fn emf_rule_lines(s: &Summary, timestamp_ms: i64) -> Vec<String> {
+    s.rule_matches
+        .iter()
+        .map(|(rule, (matches, suppressed))| {
+            json!({
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "Vigil",
+                        "Dimensions": [["Function", "Rule"]],
+                        "Metrics": [
+                            {"Name": "RuleMatches", "Unit": "Count"},
+                            {"Name": "RuleSuppressed", "Unit": "Count"}
+                        ],
+                    }]
+                },
+                "Function": "ingest",
+                "Rule": rule,
+                "RuleMatches": matches,
+                "RuleSuppressed": suppressed,
+            })
+            .to_string()
         })
         .collect()
 }

@@ -61,6 +61,10 @@ pub struct NormalizedFinding<'a> {
     /// Timestamps that were later than the delivery time plus the clock-skew allowance and
     /// were clamped to it (see [`NormalizedFinding::clamp_times`]).
     pub clamped: Vec<String>,
+    /// What the runbook's rules decided ([`NormalizedFinding::triage`]).
+    pub decisions: crate::triage::Decisions,
+    /// Why it is handled as it is (grouping is added when it is planned).
+    pub explanation: crate::triage::Explanation,
 }
 
 impl<'a> NormalizedFinding<'a> {
@@ -98,7 +102,52 @@ impl<'a> NormalizedFinding<'a> {
             raw,
             processed_at,
             clamped: Vec::new(),
+            decisions: crate::triage::Decisions::default(),
+            explanation: crate::triage::Explanation::default(),
         }
+    }
+
+    /// Applies the runbook's rules at `now` (the delivery time) and writes the explanation of
+    /// the finding's severity, environment, owner and response target.
+    pub fn triage(&mut self, runbook: &Runbook, now: DateTime<Utc>) {
+        let product = self.severity;
+        runbook.rules().apply(self, now);
+        let severity = match &self.decisions.severity {
+            Some(c) => format!(
+                "{}: {} from {} by rule {} ({})",
+                c.to,
+                if c.to > c.from { "raised" } else { "lowered" },
+                c.from,
+                c.rule,
+                c.reason
+            ),
+            None => format!("{product}: as the product reported it"),
+        };
+        let environment = match &self.decisions.environment {
+            Some(e) => format!(
+                "{}: set by rule {} (the account's: {})",
+                e.value, e.rule, self.account.environment_why
+            ),
+            None => self.account.environment_why.clone(),
+        };
+        let owner = match &self.decisions.owner {
+            Some(o) => format!("{}: set by rule {}", o.value, o.rule),
+            None => self.account.owner_why.clone(),
+        };
+        self.explanation = crate::triage::Explanation {
+            severity,
+            environment,
+            owner,
+            deadline: runbook.deadline_explained(self.account.environment, self.severity),
+            grouping: String::new(),
+            decisions: self.decisions.clone(),
+            runbook: runbook.version.clone(),
+        };
+    }
+
+    /// The rule that suppresses this finding, if any.
+    pub fn suppressed_by(&self) -> Option<&crate::triage::Suppression> {
+        self.decisions.suppressed.as_ref()
     }
 
     /// Clamps every event time later than `limit` (the delivery time plus the clock-skew
@@ -246,6 +295,13 @@ pub struct FindingRecord {
     /// ([`crate::incident::Members`]): the store indexes it by incident instead.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub indexed: bool,
+    /// Why it was handled as it was: rules, sources of its values, grouping.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub explanation: crate::triage::Explanation,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl FindingRecord {
@@ -283,6 +339,7 @@ impl FindingRecord {
             incident_id,
             clamped: f.clamped.clone(),
             indexed: false,
+            explanation: f.explanation.clone(),
         }
     }
 
@@ -297,5 +354,14 @@ impl FindingRecord {
     }
     pub fn is_active(&self) -> bool {
         is_active(self.record_state, self.workflow_status)
+    }
+
+    /// The rule that suppressed this state, if any.
+    pub fn suppressed_by(&self) -> Option<&str> {
+        self.explanation
+            .decisions
+            .suppressed
+            .as_ref()
+            .map(|s| s.rule.as_str())
     }
 }

@@ -282,6 +282,34 @@ pub struct Incident {
     /// Finding states folded in whose records may not be written yet (see [`Journal`]).
     #[serde(default, skip_serializing_if = "Journal::is_empty")]
     pub journal: Journal,
+    /// Why it has its severity, environment and deadline, and what runbook rules added.
+    #[serde(default, skip_serializing_if = "IncidentTriage::is_empty")]
+    pub triage: IncidentTriage,
+}
+
+/// An incident's explanation and the runbook's additions: the reasons for its severity,
+/// environment and deadline (from the finding that set each), the rules that matched its
+/// findings, their notes for the analyst, and the route notifications use.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentTriage {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub severity: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub environment: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deadline: String,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub rules: BTreeSet<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<crate::triage::Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+}
+
+impl IncidentTriage {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 fn lead_of(f: &NormalizedFinding) -> LeadFinding {
@@ -354,6 +382,10 @@ impl Incident {
             recent: Vec::new(),
             members: Members::default(),
             journal: Journal::default(),
+            triage: IncidentTriage {
+                environment: f.explanation.environment.clone(),
+                ..Default::default()
+            },
         };
         // The opening finding is folded in by the caller through `apply`, like any other.
         inc.severity = SeverityLabel::Informational;
@@ -423,12 +455,20 @@ impl Incident {
         changed |= self.note_recent(&f.key, f.finding.event_time());
         if f.account.environment > self.environment {
             self.environment = f.account.environment;
+            self.triage.environment = f.explanation.environment.clone();
             changed = true;
         }
+        changed |= self.note_triage(f);
 
         if active {
             if f.severity > self.severity {
                 self.severity = f.severity;
+                if !f.explanation.severity.is_empty() {
+                    self.triage.severity = crate::bounds::clip(
+                        &format!("{} (finding {})", f.explanation.severity, f.finding.id),
+                        crate::bounds::MAX_TEXT_CHARS,
+                    );
+                }
                 changed = true;
             }
             // The clock for this finding's severity starts when the finding was created, or
@@ -440,7 +480,20 @@ impl Incident {
                         Some(old) => old.min(d),
                         None => d,
                     });
-                    changed |= deadline != self.response_deadline;
+                    if deadline != self.response_deadline {
+                        changed = true;
+                        if !f.explanation.deadline.is_empty() {
+                            self.triage.deadline = crate::bounds::clip(
+                                &format!(
+                                    "{}, from {} (finding {})",
+                                    f.explanation.deadline,
+                                    start.format("%Y-%m-%dT%H:%M:%SZ"),
+                                    f.finding.id
+                                ),
+                                crate::bounds::MAX_TEXT_CHARS,
+                            );
+                        }
+                    }
                     self.response_deadline = deadline;
                 }
             }
@@ -477,6 +530,32 @@ impl Incident {
         };
         changed |= status != self.status;
         self.status = status;
+        changed
+    }
+
+    /// Adds what the runbook's rules decided about `f`: its rules, notes and route (the route
+    /// of the lead finding wins, else the first one seen).
+    fn note_triage(&mut self, f: &NormalizedFinding) -> bool {
+        let mut changed = false;
+        for m in &f.decisions.rules {
+            changed |= insert_capped(&mut self.triage.rules, &m.id);
+        }
+        for n in &f.decisions.notes {
+            if self.triage.notes.len() < crate::triage::MAX_NOTES
+                && !self.triage.notes.iter().any(|x| x.text == n.text)
+            {
+                self.triage.notes.push(n.clone());
+                changed = true;
+            }
+        }
+        if let Some(r) = &f.decisions.route {
+            let lead = self.lead.key == f.key || f.severity > self.severity;
+            if self.triage.route.is_none() || (lead && self.triage.route.as_ref() != Some(&r.value))
+            {
+                self.triage.route = Some(r.value.clone());
+                changed = true;
+            }
+        }
         changed
     }
 

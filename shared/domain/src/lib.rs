@@ -6,6 +6,8 @@
 //! - [`asff`]: the finding format (serde), tolerant of every real variant, strict on required
 //!   fields; malformed findings give a [`error::FindingError`] naming the finding and field.
 //! - [`runbook`]: the customer's YAML runbook (accounts, environments, response targets).
+//! - [`triage`]: the runbook's rules (suppress, severity, environment, owner, route, note),
+//!   compiled at load and applied to every finding, and the explanations they leave.
 //! - [`enrich`]: account context, GuardDuty type, MITRE tactic, remediation.
 //! - [`correlate`]: the correlation key (account + primary entity) and the per-key windows of
 //!   recent incidents ([`CorrelationHead`]).
@@ -30,6 +32,7 @@ pub mod runbook;
 #[cfg(any(test, feature = "test-util"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod testing;
+pub mod triage;
 
 pub use correlate::CorrelationHead;
 pub use engine::{ingest, ingest_raw, ingest_values, BatchReport, Outcome, Settings};

@@ -13,6 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::asff::SeverityLabel;
 use crate::error::RunbookError;
+use crate::triage::spec::{RouteSpec, RuleSpec, RuleTest};
+use crate::triage::CompiledRules;
 
 /// Deployment environment of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -157,6 +159,17 @@ impl Deadlines {
         .filter(|d| *d > Duration::zero())
     }
 
+    /// The value written for `s` at this level, if any (`none` included).
+    fn raw(&self, s: SeverityLabel) -> Option<HumanDuration> {
+        match s {
+            SeverityLabel::Critical => self.critical,
+            SeverityLabel::High => self.high,
+            SeverityLabel::Medium => self.medium,
+            SeverityLabel::Low => self.low,
+            SeverityLabel::Informational => self.informational,
+        }
+    }
+
     /// The product defaults: Critical 30 min, High 60 min, Medium 4 h, Low and Informational none.
     pub fn product_default() -> Self {
         Self {
@@ -187,6 +200,9 @@ pub struct Defaults {
     pub environment: Environment,
     #[serde(default)]
     pub owner: Option<String>,
+    /// Lets resource tags lower the default environment (normally they may only raise it).
+    #[serde(default)]
+    pub allow_tag_lowering: bool,
 }
 
 fn default_environment() -> Environment {
@@ -198,6 +214,7 @@ impl Default for Defaults {
         Self {
             environment: default_environment(),
             owner: None,
+            allow_tag_lowering: false,
         }
     }
 }
@@ -235,10 +252,27 @@ pub struct AccountEntry {
     pub name: Option<String>,
     pub environment: Option<Environment>,
     pub owner: Option<String>,
+    /// The account's organizational-unit path (`Root/Workloads/Prod`), when it is not read
+    /// from Organizations.
+    pub ou: Option<String>,
+    /// Lets resource tags lower this account's environment (an attacker can tag a compromised
+    /// instance `Environment=dev`, so by default tags may only raise it).
+    #[serde(default)]
+    pub allow_tag_lowering: bool,
+}
+
+/// Settings for the accounts of an organizational unit (keyed by OU name, or by path).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OuEntry {
+    pub environment: Option<Environment>,
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub allow_tag_lowering: bool,
 }
 
 /// The whole runbook.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runbook {
     #[serde(default)]
@@ -252,16 +286,73 @@ pub struct Runbook {
     pub environments: BTreeMap<String, EnvironmentSettings>,
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountEntry>,
+    /// Per organizational unit (name or path): environment, owner, tag lowering.
+    #[serde(default)]
+    pub organizational_units: BTreeMap<String, OuEntry>,
+    /// Named lists of addresses and CIDRs, for `remote_ip` criteria.
+    #[serde(default)]
+    pub ip_lists: BTreeMap<String, Vec<String>>,
+    /// Named routes that rules choose and notifications use.
+    #[serde(default)]
+    pub routes: BTreeMap<String, RouteSpec>,
+    /// Triage rules, in order (see [`crate::triage`]).
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+    /// The runbook's own tests (`vigil runbook test`).
+    #[serde(default)]
+    pub tests: Vec<RuleTest>,
+    /// The rules, compiled when the runbook loads.
+    #[serde(skip)]
+    compiled: CompiledRules,
+    /// Content hash of the runbook text (`rb-` and 12 hex digits); empty for the default.
+    #[serde(skip)]
+    pub version: String,
 }
 
 impl Runbook {
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, RunbookError> {
-        let rb: Runbook = serde_yaml_ng::from_str(text).map_err(|e| RunbookError::Invalid {
+        let mut rb: Runbook = serde_yaml_ng::from_str(text).map_err(|e| RunbookError::Invalid {
             origin: origin.to_owned(),
             message: e.to_string(),
         })?;
         rb.validate(origin)?;
+        rb.compile(text, origin)?;
+        rb.version = format!("rb-{}", crate::finding::short_hash(&[text], 12));
         Ok(rb)
+    }
+
+    /// Compiles the rules (the runbook's `text` gives line numbers in errors).
+    fn compile(&mut self, text: &str, origin: &str) -> Result<(), RunbookError> {
+        match crate::triage::compile(&self.rules, &self.ip_lists, &self.routes) {
+            Ok(c) => {
+                self.compiled = c;
+                Ok(())
+            }
+            Err(problems) => {
+                let lines: Vec<String> = problems
+                    .iter()
+                    .map(|p| {
+                        let at = crate::triage::check::rule_line(text, &p.rule)
+                            .map(|l| format!(" (line {l})"))
+                            .unwrap_or_default();
+                        if p.rule.starts_with("ip_lists.") {
+                            format!("{}: {}", p.rule, p.message)
+                        } else {
+                            format!("rule {}{at}: {}", p.rule, p.message)
+                        }
+                    })
+                    .collect();
+                Err(RunbookError::Invalid {
+                    origin: origin.to_owned(),
+                    message: lines.join("; "),
+                })
+            }
+        }
+    }
+
+    /// The compiled triage rules.
+    pub fn rules(&self) -> &CompiledRules {
+        &self.compiled
     }
 
     pub fn from_path(path: &Path) -> Result<Self, RunbookError> {
@@ -289,6 +380,14 @@ impl Runbook {
                 });
             }
         }
+        for (id, a) in &self.accounts {
+            if a.ou.as_deref().is_some_and(|o| o.trim().is_empty()) {
+                return Err(RunbookError::Invalid {
+                    origin: origin.to_owned(),
+                    message: format!("accounts: {id}: ou must not be empty"),
+                });
+            }
+        }
         for name in self.environments.keys() {
             if Environment::parse(name).is_none() {
                 return Err(RunbookError::Invalid {
@@ -302,6 +401,31 @@ impl Runbook {
 
     pub fn window(&self) -> Duration {
         self.correlation.window.0
+    }
+
+    /// The response target for a severity in an environment, in words, with where it is set.
+    pub fn deadline_explained(&self, env: Environment, severity: SeverityLabel) -> String {
+        let key = severity.as_str().to_ascii_lowercase();
+        let env_set = self
+            .environments
+            .iter()
+            .find(|(name, _)| Environment::parse(name) == Some(env))
+            .filter(|(_, s)| s.response_deadlines.raw(severity).is_some())
+            .map(|(name, _)| format!("environments.{name}.response_deadlines.{key}"));
+        let source = env_set
+            .or_else(|| {
+                self.response_deadlines
+                    .raw(severity)
+                    .map(|_| format!("response_deadlines.{key}"))
+            })
+            .unwrap_or_else(|| "the product default".to_owned());
+        match self.deadline_for(env, severity) {
+            Some(d) => format!(
+                "{severity} in {env}: respond within {} ({source})",
+                HumanDuration(d)
+            ),
+            None => format!("{severity} in {env}: no response target ({source})"),
+        }
     }
 
     /// Response target for a severity in an environment (environment overrides win).
@@ -395,7 +519,9 @@ accounts:
 
     #[test]
     fn an_empty_runbook_gives_product_defaults() {
-        let rb = Runbook::from_yaml("{}", "empty").unwrap();
+        let mut rb = Runbook::from_yaml("{}", "empty").unwrap();
+        assert!(rb.version.starts_with("rb-"));
+        rb.version.clear();
         assert_eq!(rb, Runbook::default());
         let e = Environment::Production;
         assert_eq!(

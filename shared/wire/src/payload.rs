@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vigil_domain::asff::{RecordState, SeverityLabel};
-use vigil_domain::incident::{Incident, IncidentStatus};
+use vigil_domain::incident::{Incident, IncidentStatus, IncidentTriage};
 use vigil_domain::FindingRecord;
 
 /// Why an incident version is forwarded.
@@ -112,6 +112,10 @@ pub struct IncidentPayload {
     /// incident's own counts give the total.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub top_findings: Vec<FindingSummary>,
+    /// Why the incident has its severity, environment and deadline, and the runbook rules,
+    /// notes (guidance for the analyst) and route of its findings.
+    #[serde(default, skip_serializing_if = "IncidentTriage::is_empty")]
+    pub explanation: IncidentTriage,
     /// Keys of the incident's most recent findings, newest first, for reading them in one
     /// batch (not sent).
     #[serde(skip)]
@@ -188,6 +192,7 @@ impl IncidentPayload {
             remediation: inc.lead.remediation.text.clone(),
             remediation_url: inc.lead.remediation.url.clone(),
             top_findings: Vec::new(),
+            explanation: inc.triage.clone(),
             recent_keys: inc.recent.iter().map(|m| m.key.clone()).collect(),
         }
     }

@@ -5,5 +5,7 @@
 //! - [`replay`]: event files through the ingest function's code.
 //! - [`redrive`]: re-forwarding stream records from on-failure messages, and catch-up.
 
+pub mod explain;
 pub mod redrive;
 pub mod replay;
+pub mod runbook_cli;

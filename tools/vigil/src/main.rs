@@ -85,6 +85,20 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Runbooks are code: check, test and explain a runbook file; rule hit counts.
+    Runbook {
+        #[command(subcommand)]
+        command: RunbookCommand,
+    },
+    /// Why a stored incident or finding is as it is: grouping, severity, environment,
+    /// deadline, the runbook rules that matched.
+    Explain {
+        /// An incident id (`inc-...`), a finding `Id` (ARN) or a finding key.
+        id: String,
+        /// The finding's `ProductArn`, when its id is not a GuardDuty or Security Hub ARN.
+        #[arg(long)]
+        product_arn: Option<String>,
+    },
     /// List incidents, most recent first.
     Incidents {
         /// Only open incidents.
@@ -99,10 +113,42 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum RunbookCommand {
+    /// Validate a runbook: every error with its line, and warnings (expired, disabled,
+    /// expiring rules). Exit 1 on errors.
+    Check { file: PathBuf },
+    /// Run the runbook's own `tests:`. Exit 1 when one fails.
+    Test { file: PathBuf },
+    /// What the rules do with each finding of a file (a finding, a list or an event).
+    Explain { file: PathBuf, finding: PathBuf },
+    /// Per rule: matches, by action, last match (from the table).
+    Stats,
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_init();
     let cli = Cli::parse();
+    // The runbook file commands need no configuration, table or AWS.
+    if let Command::Runbook { command } = &cli.command {
+        let mut out = std::io::stdout();
+        let now = Utc::now();
+        let checked = match command {
+            RunbookCommand::Check { file } => Some(vigil::runbook_cli::check(file, now, &mut out)?),
+            RunbookCommand::Test { file } => Some(vigil::runbook_cli::test(file, now, &mut out)?),
+            RunbookCommand::Explain { file, finding } => {
+                Some(vigil::runbook_cli::explain(file, finding, now, &mut out)?)
+            }
+            RunbookCommand::Stats => None,
+        };
+        if let Some(c) = checked {
+            if c.errors > 0 {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+    }
     let config = IngestConfig::from_env().context("reading configuration")?;
     let client = vigil_aws_dynamodb::client().await;
     match cli.command {
@@ -190,6 +236,43 @@ async fn main() -> Result<()> {
             print_report("catch-up", &r);
             if r.first_failed.is_some() {
                 bail!("some incidents were not delivered to every sink");
+            }
+        }
+        Command::Runbook { .. } => {
+            let store = DynamoStore::new(client, config.table_name);
+            let stats = store.rule_stats().await?;
+            println!(
+                "{:<32} {:>8} {:>9} {:>8} {:>8}  {:<20} by action",
+                "rule", "matches", "suppress", "severity", "refused", "last match"
+            );
+            for s in &stats {
+                let by: Vec<String> = s.actions.iter().map(|(a, n)| format!("{a}={n}")).collect();
+                println!(
+                    "{:<32} {:>8} {:>9} {:>8} {:>8}  {:<20} {}",
+                    clip(&s.rule, 32),
+                    s.matches,
+                    s.actions.get("suppress").copied().unwrap_or(0),
+                    s.actions.get("set_severity").copied().unwrap_or(0),
+                    s.refused,
+                    s.last_match
+                        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                        .unwrap_or_default(),
+                    by.join(" ")
+                );
+            }
+            let known: Vec<&str> = config.runbook.rules.iter().map(|r| r.id.as_str()).collect();
+            for id in &known {
+                if !stats.iter().any(|s| s.rule == *id) {
+                    println!("{:<32} {:>8}  (never matched)", clip(id, 32), 0);
+                }
+            }
+        }
+        Command::Explain { id, product_arn } => {
+            let store = DynamoStore::new(client, config.table_name);
+            if !vigil::explain::explain(&store, &id, product_arn.as_deref(), &mut std::io::stdout())
+                .await?
+            {
+                bail!("no incident or finding {id} in the table");
             }
         }
         Command::InitTable => {

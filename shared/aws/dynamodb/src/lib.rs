@@ -14,6 +14,7 @@ pub mod codec;
 pub mod errors;
 pub mod items;
 pub mod ledger;
+pub mod rule_stats;
 pub mod store;
 pub mod table;
 

@@ -97,6 +97,11 @@ impl DynamoStore {
     /// Write capacity units the table reported consuming for this store's writes, indexes
     /// included (DynamoDB and DynamoDB Local return them with `ReturnConsumedCapacity`), for
     /// benchmarks.
+    /// Counts one write request made outside [`IncidentStore::commit`].
+    pub(crate) fn count_write(&self) {
+        self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn consumed_wcu(&self) -> f64 {
         self.wcu_tenths.load(Ordering::Relaxed) as f64 / 10.0
     }
@@ -323,6 +328,14 @@ pub async fn batch_get_items(
 }
 
 impl IncidentStore for DynamoStore {
+    async fn record_rule_hits(
+        &self,
+        hits: &vigil_domain::triage::RuleHits,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        self.add_rule_hits(hits, at).await
+    }
+
     async fn get_findings(
         &self,
         keys: &[String],
@@ -444,6 +457,10 @@ impl FindingCleanup for DynamoStore {
 }
 
 impl IncidentReader for DynamoStore {
+    async fn rule_stats(&self) -> Result<Vec<vigil_domain::triage::RuleStat>, StoreError> {
+        DynamoStore::rule_stats(self).await
+    }
+
     /// Open incidents (and resolved ones unless `open_only`), most recently seen first.
     async fn list_incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
         let mut out: Vec<Incident> = self

@@ -117,6 +117,7 @@ pub async fn ingest<S: IncidentStore>(
     let limit = now + settings.clock_skew;
     for f in &mut findings {
         f.clamp_times(limit);
+        f.triage(runbook, now);
     }
     // Within one batch keep only the newest state of each finding.
     let mut newest: BTreeMap<String, NormalizedFinding> = BTreeMap::new();
@@ -366,6 +367,7 @@ async fn ingest_slice<S: IncidentStore>(
                 report.outcomes.extend(plan.outcomes);
                 report.incidents_opened = plan.opened;
                 report.incidents_changed = plan.changed;
+                report.rule_hits = plan.rule_hits;
                 return Ok(report);
             }
             Err(StoreError::Conflict { what }) => {

@@ -49,6 +49,8 @@ pub struct Plan {
     /// A head names an incident another ingest is writing right now: re-read after a pause
     /// instead of writing.
     pub wait: bool,
+    /// The rules that matched the finding states this plan stores.
+    pub rule_hits: crate::triage::RuleHits,
 }
 
 /// The stored state a slice touches, read before planning: the slice's finding records (and
@@ -130,6 +132,36 @@ fn expect_of(record: Option<&FindingRecord>) -> Expect {
     record.map_or(Expect::Absent, |r| Expect::Version(r.version))
 }
 
+/// Why a finding state is in its incident, or in none (its explanation's `grouping`).
+fn grouping(
+    f: &NormalizedFinding,
+    target: Option<&str>,
+    member_before: bool,
+    opened: bool,
+    incident: Option<&Incident>,
+) -> String {
+    match (target, incident) {
+        (Some(id), _) if opened => format!(
+            "opened incident {id}: the first active finding on {} in account {}",
+            f.entity.label, f.account.account_id
+        ),
+        (Some(id), _) if member_before => format!("in incident {id} since its first state"),
+        (Some(id), Some(inc)) => format!("joined incident {id}: {}", inc.correlation_reason),
+        (Some(id), None) => format!("joined incident {id}"),
+        (None, _) => match f.suppressed_by() {
+            Some(s) => format!(
+                "in no incident: suppressed by rule {} ({})",
+                s.rule, s.reason
+            ),
+            None => format!(
+                "in no incident: {} and {} when first seen, so it opened none",
+                f.finding.record_state().as_str(),
+                f.finding.workflow_status().as_str()
+            ),
+        },
+    }
+}
+
 /// Folds `pending` (each newer than its stored record) into the loaded state.
 pub fn plan(
     pending: &[&NormalizedFinding],
@@ -177,6 +209,7 @@ pub fn plan(
                         .get(id)
                         .is_none_or(|i| !i.members.contains(&f.key))
                 });
+                crate::triage::count_hits(&mut out.rule_hits, &rec.explanation.decisions);
                 out.changes.findings.push(Put {
                     item: rec,
                     expect: expect_of(record),
@@ -201,7 +234,11 @@ pub fn plan(
 
         let is_known = |id: &String| work_incidents.contains_key(id) || incidents.contains_key(id);
         let mut target = prev.and_then(|p| p.incident_id.clone()).filter(is_known);
-        if target.is_none() {
+        let member_before = target.is_some();
+        // A suppressed finding never joins or opens an incident (one already in an incident
+        // stays there: a new rule applies to new findings).
+        let suppressed = target.is_none() && f.suppressed_by().is_some();
+        if target.is_none() && !suppressed {
             let head = work_heads
                 .entry(f.correlation_key.clone())
                 .or_insert_with(|| {
@@ -245,6 +282,17 @@ pub fn plan(
             }
         }
         let mut new_record = FindingRecord::of(f, prev, target.clone(), now, settings.finding_ttl);
+        new_record.explanation.grouping = grouping(
+            f,
+            target.as_deref(),
+            member_before,
+            target
+                .as_ref()
+                .is_some_and(|t| opened.get(t) == Some(&f.key)),
+            target
+                .as_ref()
+                .and_then(|t| work_incidents.get(t).or_else(|| incidents.get(t))),
+        );
         if let Some(id) = &target {
             let inc = work_incidents.entry(id.clone()).or_insert_with(|| {
                 incidents
@@ -275,17 +323,26 @@ pub fn plan(
             }
         }
         let outcome = match prev {
+            Some(p) if f.same_state_as(p) => Outcome::Refreshed,
+            _ if suppressed => Outcome::Suppressed {
+                rule: f
+                    .suppressed_by()
+                    .map(|s| s.rule.clone())
+                    .unwrap_or_default(),
+            },
             None => Outcome::New {
                 opened: target
                     .as_ref()
                     .is_some_and(|t| opened.get(t) == Some(&f.key)),
                 incident_id: target,
             },
-            Some(p) if f.same_state_as(p) => Outcome::Refreshed,
             Some(_) => Outcome::Updated {
                 incident_id: target,
             },
         };
+        if !matches!(outcome, Outcome::Refreshed) {
+            crate::triage::count_hits(&mut out.rule_hits, &f.decisions);
+        }
         out.changes.findings.push(Put {
             item: new_record,
             expect: expect_of(record),

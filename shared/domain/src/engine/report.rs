@@ -23,6 +23,9 @@ pub enum Outcome {
     Refreshed,
     /// Older than the stored state: ignored.
     Stale,
+    /// A new state suppressed by a runbook rule: stored with the rule and reason, in no
+    /// incident.
+    Suppressed { rule: String },
     /// Malformed: logged and skipped.
     Invalid(FindingError),
     /// The store rejected this finding's write (a request it can never accept): logged,
@@ -50,6 +53,8 @@ pub struct BatchReport {
     pub conflicts: u64,
     pub incidents_opened: BTreeSet<String>,
     pub incidents_changed: BTreeSet<String>,
+    /// What each runbook rule did to the finding states stored.
+    pub rule_hits: crate::triage::RuleHits,
 }
 
 impl BatchReport {
@@ -75,6 +80,9 @@ impl BatchReport {
     pub fn rejected(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Rejected(_)))
     }
+    pub fn suppressed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Suppressed { .. }))
+    }
     pub fn invalid(&self) -> usize {
         self.count(|o| matches!(o, Outcome::Invalid(_)))
     }
@@ -84,6 +92,14 @@ impl BatchReport {
         self.conflicts += other.conflicts;
         self.incidents_opened.extend(other.incidents_opened);
         self.incidents_changed.extend(other.incidents_changed);
+        for (id, h) in other.rule_hits {
+            let mine = self.rule_hits.entry(id).or_default();
+            mine.matches += h.matches;
+            mine.refused += h.refused;
+            for (a, n) in h.actions {
+                *mine.actions.entry(a).or_default() += n;
+            }
+        }
     }
 }
 

@@ -20,6 +20,7 @@ struct Tables {
     findings: HashMap<String, FindingRecord>,
     heads: HashMap<String, CorrelationHead>,
     incidents: BTreeMap<String, Incident>,
+    rule_stats: BTreeMap<String, crate::triage::RuleStat>,
 }
 
 /// DynamoDB's limits that the fake enforces like the real table: partition key bytes and item
@@ -263,6 +264,20 @@ fn check(expect: Expect, stored: Option<u64>, what: &str) -> Result<(), StoreErr
 }
 
 impl IncidentStore for MemoryStore {
+    async fn record_rule_hits(
+        &self,
+        hits: &crate::triage::RuleHits,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        let mut t = self.lock();
+        for (id, h) in hits {
+            let s = t.rule_stats.entry(id.clone()).or_default();
+            s.rule = id.clone();
+            s.add(h, at);
+        }
+        Ok(())
+    }
+
     async fn get_findings(
         &self,
         keys: &[String],
@@ -342,6 +357,10 @@ impl IncidentStore for MemoryStore {
 }
 
 impl IncidentReader for MemoryStore {
+    async fn rule_stats(&self) -> Result<Vec<crate::triage::RuleStat>, StoreError> {
+        Ok(self.lock().rule_stats.values().cloned().collect())
+    }
+
     async fn list_incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
         Ok(self
             .incidents()

@@ -89,6 +89,13 @@ pub trait IncidentStore: Send + Sync {
 
     /// Waits before retry `attempt` after a conflict (jittered backoff in real stores).
     fn backoff(&self, attempt: u32) -> impl Future<Output = ()> + Send;
+
+    /// Adds one invocation's runbook rule hits (at most one write per rule).
+    fn record_rule_hits(
+        &self,
+        hits: &crate::triage::RuleHits,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Deletes the finding records an incident held once the incident itself is gone (its TTL
@@ -115,4 +122,9 @@ pub trait IncidentReader: Send + Sync {
         &self,
         incident_id: &str,
     ) -> impl Future<Output = Result<Vec<FindingRecord>, StoreError>> + Send;
+
+    /// Every runbook rule's hit counts, by rule id.
+    fn rule_stats(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::triage::RuleStat>, StoreError>> + Send;
 }

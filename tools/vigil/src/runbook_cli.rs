@@ -1,0 +1,164 @@
+//! `vigil runbook check|test|explain|schema`: runbooks are code. None of these needs AWS.
+
+use std::io::Write;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use vigil_domain::triage::check::{findings_in, run_tests, verdict, warnings};
+use vigil_domain::Runbook;
+
+/// What a runbook command found; the exit code follows from it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+fn load(path: &Path) -> Result<(Runbook, String), String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let rb = Runbook::from_yaml(&text, &path.display().to_string()).map_err(|e| e.to_string())?;
+    Ok((rb, text))
+}
+
+/// `vigil runbook check FILE`: errors (with line and column) and warnings.
+pub fn check(path: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> std::io::Result<Checked> {
+    match load(path) {
+        Err(e) => {
+            for part in e.split("; ") {
+                writeln!(out, "error: {part}")?;
+            }
+            Ok(Checked {
+                errors: 1,
+                warnings: 0,
+            })
+        }
+        Ok((rb, text)) => {
+            let w = warnings(&rb, &text, now);
+            for line in &w {
+                writeln!(out, "warning: {line}")?;
+            }
+            writeln!(
+                out,
+                "{}: ok ({} rules, {} IP lists, {} routes, {} tests, {} accounts; version {})",
+                path.display(),
+                rb.rules.len(),
+                rb.ip_lists.len(),
+                rb.routes.len(),
+                rb.tests.len(),
+                rb.accounts.len(),
+                rb.version
+            )?;
+            Ok(Checked {
+                errors: 0,
+                warnings: w.len(),
+            })
+        }
+    }
+}
+
+/// `vigil runbook test FILE`: the runbook's own tests; one line per test.
+pub fn test(path: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> std::io::Result<Checked> {
+    let (rb, _) = match load(path) {
+        Ok(x) => x,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(Checked {
+                errors: 1,
+                warnings: 0,
+            });
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let results = run_tests(&rb, base, now);
+    let mut failed = 0;
+    for r in &results {
+        if r.failures.is_empty() {
+            writeln!(out, "PASS {}", r.name)?;
+        } else {
+            failed += 1;
+            writeln!(out, "FAIL {}", r.name)?;
+            for f in &r.failures {
+                writeln!(out, "     {f}")?;
+            }
+        }
+    }
+    if results.is_empty() {
+        writeln!(out, "{}: no tests (add a tests: section)", path.display())?;
+    } else {
+        writeln!(
+            out,
+            "{} of {} tests passed",
+            results.len() - failed,
+            results.len()
+        )?;
+    }
+    Ok(Checked {
+        errors: failed,
+        warnings: 0,
+    })
+}
+
+/// `vigil runbook explain FILE FINDING.json`: what the rules do with each finding of the file
+/// (a finding, a list of findings or an EventBridge event).
+pub fn explain(
+    path: &Path,
+    finding_file: &Path,
+    now: DateTime<Utc>,
+    out: &mut dyn Write,
+) -> std::io::Result<Checked> {
+    let (rb, _) = match load(path) {
+        Ok(x) => x,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(Checked {
+                errors: 1,
+                warnings: 0,
+            });
+        }
+    };
+    let text = match std::fs::read_to_string(finding_file) {
+        Ok(t) => t,
+        Err(e) => {
+            writeln!(out, "error: cannot read {}: {e}", finding_file.display())?;
+            return Ok(Checked {
+                errors: 1,
+                warnings: 0,
+            });
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            writeln!(out, "error: {} is not JSON: {e}", finding_file.display())?;
+            return Ok(Checked {
+                errors: 1,
+                warnings: 0,
+            });
+        }
+    };
+    let mut errors = 0;
+    for f in findings_in(value) {
+        match verdict(&rb, &f.to_string(), now) {
+            Ok(v) => {
+                let fate = match &v.decisions.suppressed {
+                    Some(s) => format!("SUPPRESSED by {}", s.rule),
+                    None => "kept".to_owned(),
+                };
+                writeln!(out, "{}\n  {fate}", v.finding_id)?;
+                write!(out, "{}", v.explanation.render("  "))?;
+                if v.decisions.rules.is_empty() {
+                    writeln!(out, "  no rule matches")?;
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                writeln!(out, "error: {e}")?;
+            }
+        }
+    }
+    Ok(Checked {
+        errors,
+        warnings: 0,
+    })
+}
