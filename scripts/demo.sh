@@ -24,6 +24,23 @@ echo
 log "the same incidents with their findings: $VIGIL incidents --findings   (JSON: --json)"
 "$VIGIL" incidents --open --findings | sed -n '/^$/,$p' | head -40
 echo
+log "runbook triage: the example runbook's own tests (what a customer's CI runs)"
+"$VIGIL" runbook check examples/runbook.yaml
+"$VIGIL" runbook test examples/runbook.yaml
+echo
+log "replaying examples/findings: a scanner's port probe, a probe from an unknown address, root credential use in production"
+"$VIGIL" replay examples/findings
+echo
+log "the scanner's probe is stored with its rule and reason, in no incident:"
+"$VIGIL" explain arn:aws:guardduty:us-east-1:111111111111:detector/f00d9075f804ca0d4adbc07314f5f385/finding/demo0scanner0portprobe0web2
+echo
+ROOT_INCIDENT=$("$VIGIL" incidents --json | python3 -c 'import json,sys
+for l in sys.stdin:
+    i=json.loads(l)
+    if "root-credential-production" in i.get("triage",{}).get("rules",[]): print(i["id"]); break')
+log "root credential use in production, raised to HIGH by the runbook: vigil explain $ROOT_INCIDENT"
+"$VIGIL" explain "$ROOT_INCIDENT"
+echo
 SIEM_FILE="$ROOT/target/demo/siem-$TABLE_NAME.jsonl"
 mkdir -p "$(dirname "$SIEM_FILE")"
 export VIGIL_SINKS="sinks: [{type: file, name: local-siem, path: '$SIEM_FILE'}]"

@@ -7,6 +7,7 @@
 //! - [`forward_stream`]: ingest -> DynamoDB Local's real stream -> forward -> every sink.
 //! - [`lambda_runtime`]: both binaries under the Lambda runtime API (`cargo lambda watch`).
 //! - [`infra`]: `infra/template.yaml` agrees with the code.
+//! - [`triage`]: runbook rules, explanations and rule hit counts; the runbook CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod concurrency;
@@ -16,3 +17,4 @@ mod forward_stream;
 mod infra;
 mod lambda_runtime;
 mod store;
+mod triage;

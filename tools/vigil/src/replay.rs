@@ -46,18 +46,19 @@ pub async fn replay_files<S: IncidentStore>(
             })?;
         t.events += 1;
         t.findings += s.received;
-        t.stored += s.new + s.updated;
+        t.stored += s.new + s.updated + s.suppressed;
         t.duplicates += s.duplicates + s.stale;
         t.invalid += s.invalid + s.rejected;
         let _ = writeln!(
             out,
-            "{:<60} findings={} new={} updated={} duplicate={} stale={} invalid={} opened={}",
+            "{:<60} findings={} new={} updated={} suppressed={} duplicate={} stale={} invalid={} opened={}",
             f.file_name()
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default(),
             s.received,
             s.new,
             s.updated,
+            s.suppressed,
             s.duplicates,
             s.stale,
             s.invalid + s.rejected,

@@ -6,6 +6,7 @@
 //! | correlation head | `C#<correlation key>` | `C` | `v`, `b`, `ttl` | - |
 //! | incident | `I#<incident id>` | `I` | `v`, `b`, `ttl`, `st` (status), `entity_type` | by-status: `st` / `pk` |
 //! | delivery state, outbox, dead letters, leases | see [`crate::ledger`] | | | gsi3 |
+//! | runbook rule hit counts | `R#<rule id>` | `R` | see [`crate::rule_stats`] | - |
 //!
 //! `v` is the version every conditional write checks, `ttl` the expiry (epoch seconds), and `b`
 //! the record itself, compressed ([`crate::codec`]). Attribute names are short because DynamoDB

@@ -17,6 +17,8 @@
 
 pub mod plan;
 pub mod report;
+#[cfg(test)]
+mod triage_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
