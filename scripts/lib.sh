@@ -7,6 +7,8 @@ DDB_VERSION="${VIGIL_DDB_LOCAL_VERSION:-11.1.0}"
 CARGO_LAMBDA_VERSION="${VIGIL_CARGO_LAMBDA_VERSION:-1.9.2}"
 CARGO_MACHETE_VERSION="${VIGIL_CARGO_MACHETE_VERSION:-0.9.2}"
 DDB_PORT="${VIGIL_DDB_PORT:-8000}"
+MOTO_VERSION="${VIGIL_MOTO_VERSION:-5.2.5}"
+MOTO_PORT="${VIGIL_MOTO_PORT:-5055}"
 
 # Dummy credentials and a local endpoint for every AWS SDK call made by scripts and tests.
 export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION="${AWS_REGION:-us-east-1}"
@@ -81,6 +83,40 @@ ddb_stop() {
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
     log "stopped DynamoDB Local"
+  fi
+}
+
+# moto's server (pinned, from PyPI, in .local/venv-moto): the local S3 (and Organizations, SNS,
+# SQS, ...) the tests use with the real SDK clients. Started once per run on 127.0.0.1.
+moto_start() {
+  local venv="$LOCAL/venv-moto" pidfile="$LOCAL/moto.pid"
+  if ! "$venv/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+    log "installing moto[server]==$MOTO_VERSION into .local/venv-moto"
+    rm -rf "$venv"
+    python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; rm -rf "$venv"; python3 -m venv "$venv"; }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  fi
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null && port_open "$MOTO_PORT"; then
+    log "moto server already running on :$MOTO_PORT (pid $(cat "$pidfile"))"
+  else
+    if port_open "$MOTO_PORT"; then
+      log "port $MOTO_PORT is taken by another process; set VIGIL_MOTO_PORT"; return 1
+    fi
+    log "starting moto server on 127.0.0.1:$MOTO_PORT"
+    nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$LOCAL/moto.log" 2>&1 &
+    echo $! >"$pidfile"
+    for _ in $(seq 1 100); do port_open "$MOTO_PORT" && break; sleep 0.2; done
+    port_open "$MOTO_PORT" || { log "moto did not start; see $LOCAL/moto.log"; cat "$LOCAL/moto.log" >&2; return 1; }
+  fi
+  export VIGIL_MOTO_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+}
+
+moto_stop() {
+  local pidfile="$LOCAL/moto.pid"
+  if [ -f "$pidfile" ]; then
+    kill "$(cat "$pidfile")" 2>/dev/null || true
+    rm -f "$pidfile"
+    log "stopped moto server"
   fi
 }
 

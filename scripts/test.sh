@@ -4,7 +4,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export VIGIL_REQUIRE_SERVICES=1
 started=0
-cleanup() { [ "$started" = 1 ] && ddb_stop; return 0; }
+moto_started=0
+cleanup() { [ "$started" = 1 ] && ddb_stop; [ "$moto_started" = 1 ] && moto_stop; return 0; }
 trap cleanup EXIT
 
 log "format check"
@@ -23,6 +24,8 @@ bash scripts/lint-infra.sh
 pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
 ddb_start
+if ! { [ -f "$LOCAL/moto.pid" ] && kill -0 "$(cat "$LOCAL/moto.pid")" 2>/dev/null; }; then moto_started=1; fi
+moto_start  # exports VIGIL_MOTO_ENDPOINT: S3 for the deployed runbook
 ensure_cargo_lambda
 ensure_rsyslog  # exports VIGIL_RSYSLOGD: the TLS syslog receiver of the forwarder's tests
 

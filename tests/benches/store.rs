@@ -34,6 +34,7 @@ fn deps(store: DynamoStore) -> ingest::Deps<DynamoStore> {
         runbook: vigil_e2e::example_runbook(),
         settings: Settings::default(),
         emit_metrics: false,
+        live: None,
     }
 }
 

@@ -102,6 +102,7 @@ fn bench(c: &mut Criterion) {
         runbook: runbook(),
         settings: Settings::default(),
         emit_metrics: false,
+        live: None,
     };
     // The decisions, for comparing with the reference's.
     let d = deps();

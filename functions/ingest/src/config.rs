@@ -13,6 +13,8 @@ pub enum ConfigError {
     Env(#[from] EnvError),
     #[error(transparent)]
     Runbook(#[from] RunbookError),
+    #[error("VIGIL_RUNBOOK_S3_URI {0:?} is not s3://bucket/key")]
+    RunbookUri(String),
 }
 
 /// What the ingest function (and `vigil replay`) needs.
@@ -24,6 +26,9 @@ pub struct IngestConfig {
     pub runbook: Runbook,
     /// `VIGIL_FINDING_TTL_DAYS` (default 90), `VIGIL_INCIDENT_RETENTION_DAYS` (default 400).
     pub settings: Settings,
+    /// `VIGIL_RUNBOOK_S3_URI` (`s3://bucket/key`): the deployed runbook, polled for new
+    /// versions; `runbook` is then only the fallback until it has been read.
+    pub runbook_s3: Option<(String, String)>,
 }
 
 impl IngestConfig {
@@ -48,10 +53,18 @@ impl IngestConfig {
         if let Some(d) = days(&get, "VIGIL_INCIDENT_RETENTION_DAYS")? {
             settings.incident_retention = d;
         }
+        let runbook_s3 = match get("VIGIL_RUNBOOK_S3_URI") {
+            Some(uri) if !uri.trim().is_empty() => Some(
+                vigil_aws_s3::parse_uri(&uri)
+                    .ok_or_else(|| ConfigError::RunbookUri(uri.clone()))?,
+            ),
+            _ => None,
+        };
         Ok(Self {
             table_name,
             runbook,
             settings,
+            runbook_s3,
         })
     }
 }

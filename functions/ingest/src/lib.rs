@@ -8,10 +8,12 @@
 //! # Layout
 //! - [`config`]: [`config::IngestConfig`] from the environment.
 //! - [`event`]: the EventBridge envelope and findings detail.
+//! - [`live`]: the deployed runbook, kept current from S3 without blocking the hot path.
 //! - [`metrics`]: the EMF lines.
 
 pub mod config;
 pub mod event;
+pub mod live;
 pub mod metrics;
 
 use std::collections::BTreeMap;
@@ -34,6 +36,40 @@ pub struct Deps<S> {
     pub settings: Settings,
     /// Print a CloudWatch Embedded Metric Format line per invocation (on in Lambda).
     pub emit_metrics: bool,
+    /// The runbook from its object store, when deployed that way (`VIGIL_RUNBOOK_S3_URI`);
+    /// it then takes the place of `runbook`.
+    pub live: Option<std::sync::Arc<live::LiveRunbook>>,
+}
+
+/// The runbook an invocation uses.
+#[derive(Debug)]
+pub enum RunbookInForce<'a> {
+    Static(&'a Runbook),
+    Live(std::sync::Arc<Runbook>),
+}
+
+impl std::ops::Deref for RunbookInForce<'_> {
+    type Target = Runbook;
+    fn deref(&self) -> &Runbook {
+        match self {
+            Self::Static(r) => r,
+            Self::Live(r) => r,
+        }
+    }
+}
+
+impl<S> Deps<S> {
+    /// The runbook in force now; with a live runbook, also starts a background check for a
+    /// new version when one is due (never waits for it).
+    pub fn runbook(&self) -> RunbookInForce<'_> {
+        match &self.live {
+            Some(l) => {
+                l.poll();
+                RunbookInForce::Live(l.current())
+            }
+            None => RunbookInForce::Static(&self.runbook),
+        }
+    }
 }
 
 #[derive(Debug, Error)]
@@ -94,6 +130,12 @@ pub struct Summary {
     /// findings themselves are stored).
     #[serde(skip)]
     pub rule_hits_failed: bool,
+    /// Runbook versions refused (invalid) and failed reads of the runbook object since the
+    /// last invocation.
+    #[serde(skip)]
+    pub runbook_rejected: u64,
+    #[serde(skip)]
+    pub runbook_fetch_failed: u64,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -175,9 +217,13 @@ pub async fn process<S: IncidentStore>(
         return Ok(summary);
     }
     let findings: Vec<&str> = detail.findings.iter().map(|f| f.get()).collect();
+    let runbook = deps.runbook();
+    if let Some(l) = &deps.live {
+        (summary.runbook_rejected, summary.runbook_fetch_failed) = l.take_counters();
+    }
     let report = vigil_domain::ingest_raw(
         &deps.store,
-        &deps.runbook,
+        &runbook,
         &deps.settings,
         &findings,
         Utc::now(),
@@ -338,6 +384,7 @@ pub(crate) mod tests {
             runbook: Runbook::default(),
             settings: Settings::default(),
             emit_metrics: false,
+            live: None,
         }
     }
 

@@ -15,11 +15,29 @@ async fn main() -> Result<(), Error> {
     // JSON when Lambda's log format is JSON; level from AWS_LAMBDA_LOG_LEVEL or RUST_LOG.
     lambda_runtime::tracing::init_default_subscriber();
     let config = IngestConfig::from_env()?;
+    // The deployed runbook from S3, when configured: read once now, then polled for new
+    // versions in the background (the environment's runbook is the fallback until then).
+    let live = match &config.runbook_s3 {
+        Some((bucket, key)) => {
+            let source =
+                vigil_aws_s3::S3RunbookSource::new(vigil_aws_s3::client().await, bucket, key);
+            Some(
+                ingest::live::LiveRunbook::load(
+                    std::sync::Arc::new(source),
+                    config.runbook.clone(),
+                    ingest::live::POLL_INTERVAL,
+                )
+                .await,
+            )
+        }
+        None => None,
+    };
     let deps = Deps {
         store: DynamoStore::new(vigil_aws_dynamodb::client().await, config.table_name),
         runbook: config.runbook,
         settings: config.settings,
         emit_metrics: true,
+        live,
     };
     let deps = &deps;
     run(service_fn(

@@ -18,6 +18,8 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         ("FindingsRejected", s.rejected),
         ("FindingsSuppressed", s.suppressed),
         ("RuleHitWritesFailed", usize::from(s.rule_hits_failed)),
+        ("RunbookRejected", s.runbook_rejected as usize),
+        ("RunbookFetchFailed", s.runbook_fetch_failed as usize),
         ("IncidentsOpened", s.incidents_opened),
         ("IncidentsChanged", s.incidents_changed),
         ("StoreWrites", s.writes as usize),

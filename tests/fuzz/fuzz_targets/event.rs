@@ -22,6 +22,7 @@ fuzz_target!(|data: &[u8]| {
         runbook: Runbook::default(),
         settings: Settings::default(),
         emit_metrics: false,
+        live: None,
     };
     RT.with(|rt| {
         let _ = rt.block_on(ingest::process(&deps, text));

@@ -38,6 +38,7 @@ async fn ingested(ep: &str, test: &str) -> (DynamoStore, Vec<EventRecord>) {
         runbook: example_runbook(),
         settings: Settings::default(),
         emit_metrics: false,
+        live: None,
     };
     for (_, ev) in fixture_events() {
         process(&deps, &ev.to_string()).await.unwrap();

@@ -215,6 +215,23 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
     .into_iter()
     .collect();
     assert_eq!(keys, want);
+    // Rule hit counts: UpdateItem on the rule-statistics items only.
+    let stats = stmts
+        .iter()
+        .find(|st| s(&st["Sid"]) == "RuleStatsUpdate")
+        .unwrap();
+    assert_eq!(s(&stats["Action"]), "dynamodb:UpdateItem");
+    assert_eq!(
+        s(&stats["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"][0]),
+        vigil_aws_dynamodb::rule_stats::rule_pk("*")
+    );
+    // The runbook object: read only.
+    let runbook = stmts
+        .iter()
+        .find(|st| s(&st["Sid"]) == "RunbookRead")
+        .unwrap();
+    assert_eq!(s(&runbook["Action"]), "s3:GetObject");
+    assert!(!f["Environment"]["Variables"]["VIGIL_RUNBOOK_S3_URI"].is_null());
     let events = &f["Events"];
     let imported = &events["SecurityHubFindings"]["Properties"]["Pattern"];
     assert_eq!(

@@ -223,6 +223,7 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
         runbook: vigil_e2e::example_runbook(),
         settings: vigil_domain::Settings::default(),
         emit_metrics: false,
+        live: None,
     };
     for (_, ev) in fixture_events() {
         ingest::process(&ingest_deps, &ev.to_string())

@@ -7,6 +7,7 @@
 //! - [`forward_stream`]: ingest -> DynamoDB Local's real stream -> forward -> every sink.
 //! - [`lambda_runtime`]: both binaries under the Lambda runtime API (`cargo lambda watch`).
 //! - [`infra`]: `infra/template.yaml` agrees with the code.
+//! - [`runbook_s3`]: the deployed runbook in S3 (moto), polled, invalid versions refused.
 //! - [`triage`]: runbook rules, explanations and rule hit counts; the runbook CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
@@ -16,5 +17,6 @@ mod forward_sinks;
 mod forward_stream;
 mod infra;
 mod lambda_runtime;
+mod runbook_s3;
 mod store;
 mod triage;

@@ -17,6 +17,7 @@ fn deps(store: DynamoStore) -> Deps<DynamoStore> {
         runbook: Runbook::default(),
         settings: Settings::default(),
         emit_metrics: false,
+        live: None,
     }
 }
 

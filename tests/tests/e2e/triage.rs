@@ -24,6 +24,7 @@ fn deps(store: DynamoStore) -> Deps<DynamoStore> {
         runbook: example_runbook(),
         settings: Settings::default(),
         emit_metrics: false,
+        live: None,
     }
 }
 

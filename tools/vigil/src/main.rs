@@ -124,6 +124,17 @@ enum RunbookCommand {
     Explain { file: PathBuf, finding: PathBuf },
     /// Per rule: matches, by action, last match (from the table).
     Stats,
+    /// Validate a runbook and upload it as the new version of the deployed object (the ingest
+    /// function picks it up within a minute). Refuses an invalid runbook.
+    Upload {
+        file: PathBuf,
+        /// `s3://bucket/key` (the stack's `RunbookUri` output).
+        #[arg(long, env = "VIGIL_RUNBOOK_S3_URI")]
+        uri: String,
+        /// KMS key to encrypt it with (the stack's key; the bucket's default applies without it).
+        #[arg(long)]
+        kms_key: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -141,6 +152,25 @@ async fn main() -> Result<()> {
                 Some(vigil::runbook_cli::explain(file, finding, now, &mut out)?)
             }
             RunbookCommand::Stats => None,
+            RunbookCommand::Upload { file, uri, kms_key } => {
+                let c = vigil::runbook_cli::check(file, now, &mut out)?;
+                if c.errors > 0 {
+                    bail!("not uploaded: {} does not validate", file.display());
+                }
+                let Some((bucket, key)) = vigil_aws_s3::parse_uri(uri) else {
+                    bail!("--uri {uri:?} is not s3://bucket/key");
+                };
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let client = vigil_aws_s3::client().await;
+                let etag =
+                    vigil_aws_s3::upload(&client, &bucket, &key, &text, kms_key.as_deref()).await?;
+                println!(
+                    "uploaded {} to {uri} (ETag {etag}); ingest uses it within a minute",
+                    file.display()
+                );
+                return Ok(());
+            }
         };
         if let Some(c) = checked {
             if c.errors > 0 {
@@ -285,6 +315,7 @@ async fn main() -> Result<()> {
                 runbook: config.runbook,
                 settings: config.settings,
                 emit_metrics: false,
+                live: None,
             };
             let files = collect(&paths)?;
             let t = vigil::replay::replay_files(

@@ -119,6 +119,7 @@ mod tests {
             runbook: Runbook::default(),
             settings: Settings::default(),
             emit_metrics: false,
+            live: None,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let rt = tokio::runtime::Builder::new_current_thread()

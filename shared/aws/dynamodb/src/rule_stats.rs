@@ -32,7 +32,7 @@ const ACTIONS: [&str; 6] = [
 
 pub const KIND_RULE_STAT: &str = "rule_stat";
 
-fn rule_pk(id: &str) -> String {
+pub fn rule_pk(id: &str) -> String {
     format!("R#{id}")
 }
 

@@ -13,6 +13,7 @@
 
 pub mod delivery;
 pub mod memory;
+pub mod runbook_source;
 pub mod secrets;
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub use delivery::{
     OutboxEntry,
 };
 pub use memory::{MemoryLedger, MemoryStore};
+pub use runbook_source::{RunbookObject, RunbookSource, RunbookSourceError};
 pub use secrets::{SecretBackend, SecretError};
 
 /// What a conditional write expects to find.
