@@ -3,7 +3,9 @@
 # infra/samconfig.toml (copy infra/samconfig.example.toml). Uses your AWS credentials; nothing in
 # `make test` calls it.
 #   ENV=<samconfig section> (default: default)
-#   RUNBOOK=<runbook.yaml>  passed as RunbookYaml (comments stripped; must fit 4 KB)
+#   RUNBOOK=<runbook.yaml>  checked with `vigil runbook check` and `vigil runbook test` first, then
+#                           uploaded to the stack's RunbookBucket after the deploy (any size; the
+#                           ingest function picks it up within a minute)
 #   SINKS=<sinks.yaml>      passed as SinksConfig
 #   ARGS="..."              extra `sam deploy` arguments (e.g. --no-confirm-changeset)
 source "$(dirname "$0")/lib.sh"
@@ -25,7 +27,12 @@ strip_yaml() { python3 -c 'import sys,yaml,json; print(json.dumps(yaml.safe_load
 # SAM splits --parameter-overrides at spaces unless a value is single-quoted inside the
 # argument (with its own single quotes escaped).
 quoted() { printf "%s='%s'" "$1" "$(strip_yaml "$2" | sed "s/'/\\\\'/g")"; }
-if [ -n "${RUNBOOK:-}" ]; then overrides+=("$(quoted RunbookYaml "$RUNBOOK")"); fi
+if [ -n "${RUNBOOK:-}" ]; then
+  log "checking $RUNBOOK before deploying it"
+  cargo build --quiet -p vigil
+  "$ROOT/target/debug/vigil" runbook check "$RUNBOOK"
+  "$ROOT/target/debug/vigil" runbook test "$RUNBOOK"
+fi
 if [ -n "${SINKS:-}" ]; then overrides+=("$(quoted SinksConfig "$SINKS")"); fi
 
 log "sam build (cargo lambda, arm64 unless Architecture says otherwise)"
@@ -52,5 +59,11 @@ c = tomllib.load(open(sys.argv[1], "rb"))
 print(c.get(sys.argv[2], {}).get("global", {}).get("parameters", {}).get("stack_name", "vigil"))
 PY
 )"
+if [ -n "${RUNBOOK:-}" ]; then
+  uri="$(aws cloudformation describe-stacks --stack-name "$stack" --query "Stacks[0].Outputs[?OutputKey=='RunbookUri'].OutputValue" --output text)"
+  key="$(aws cloudformation describe-stacks --stack-name "$stack" --query "Stacks[0].Outputs[?OutputKey=='KeyArn'].OutputValue" --output text)"
+  log "uploading $RUNBOOK to $uri"
+  "$ROOT/target/debug/vigil" runbook upload "$RUNBOOK" --uri "$uri" --kms-key "$key"
+fi
 log "outputs of $stack:"
 aws cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table

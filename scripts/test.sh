@@ -25,7 +25,7 @@ pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
 ddb_start
 if ! { [ -f "$LOCAL/moto.pid" ] && kill -0 "$(cat "$LOCAL/moto.pid")" 2>/dev/null; }; then moto_started=1; fi
-moto_start  # exports VIGIL_MOTO_ENDPOINT: S3 for the deployed runbook
+moto_start  # exports VIGIL_MOTO_ENDPOINT: S3 (the deployed runbook) and Organizations (account facts)
 ensure_cargo_lambda
 ensure_rsyslog  # exports VIGIL_RSYSLOGD: the TLS syslog receiver of the forwarder's tests
 

@@ -35,6 +35,7 @@ fn deps(store: DynamoStore) -> ingest::Deps<DynamoStore> {
         settings: Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     }
 }
 

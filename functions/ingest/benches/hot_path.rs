@@ -103,6 +103,7 @@ fn bench(c: &mut Criterion) {
         settings: Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     };
     // The decisions, for comparing with the reference's.
     let d = deps();

@@ -8,11 +8,13 @@
 //! # Layout
 //! - [`config`]: [`config::IngestConfig`] from the environment.
 //! - [`event`]: the EventBridge envelope and findings detail.
+//! - [`facts`]: account facts from AWS Organizations, cached with a TTL.
 //! - [`live`]: the deployed runbook, kept current from S3 without blocking the hot path.
 //! - [`metrics`]: the EMF lines.
 
 pub mod config;
 pub mod event;
+pub mod facts;
 pub mod live;
 pub mod metrics;
 
@@ -39,6 +41,8 @@ pub struct Deps<S> {
     /// The runbook from its object store, when deployed that way (`VIGIL_RUNBOOK_S3_URI`);
     /// it then takes the place of `runbook`.
     pub live: Option<std::sync::Arc<live::LiveRunbook>>,
+    /// Account facts from AWS Organizations, when the runbook asks for them.
+    pub facts: Option<std::sync::Arc<facts::AccountFactsCache>>,
 }
 
 /// The runbook an invocation uses.
@@ -62,12 +66,26 @@ impl<S> Deps<S> {
     /// The runbook in force now; with a live runbook, also starts a background check for a
     /// new version when one is due (never waits for it).
     pub fn runbook(&self) -> RunbookInForce<'_> {
-        match &self.live {
+        let rb = match &self.live {
             Some(l) => {
                 l.poll();
                 RunbookInForce::Live(l.current())
             }
             None => RunbookInForce::Static(&self.runbook),
+        };
+        match &self.facts {
+            Some(f) => {
+                f.poll();
+                let directory = f.directory();
+                if std::sync::Arc::ptr_eq(&directory, &rb.directory) {
+                    return rb;
+                }
+                // The runbook with the current facts (a clone per new read of either).
+                let mut with = (*rb).clone();
+                with.directory = directory;
+                RunbookInForce::Live(std::sync::Arc::new(with))
+            }
+            None => rb,
         }
     }
 }
@@ -136,6 +154,9 @@ pub struct Summary {
     pub runbook_rejected: u64,
     #[serde(skip)]
     pub runbook_fetch_failed: u64,
+    /// Failed reads of account facts from Organizations since the last invocation.
+    #[serde(skip)]
+    pub account_facts_failed: u64,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -220,6 +241,9 @@ pub async fn process<S: IncidentStore>(
     let runbook = deps.runbook();
     if let Some(l) = &deps.live {
         (summary.runbook_rejected, summary.runbook_fetch_failed) = l.take_counters();
+    }
+    if let Some(f) = &deps.facts {
+        summary.account_facts_failed = f.take_failed();
     }
     let report = vigil_domain::ingest_raw(
         &deps.store,
@@ -385,6 +409,7 @@ pub(crate) mod tests {
             settings: Settings::default(),
             emit_metrics: false,
             live: None,
+            facts: None,
         }
     }
 

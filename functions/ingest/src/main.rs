@@ -32,12 +32,31 @@ async fn main() -> Result<(), Error> {
         }
         None => None,
     };
+    // Account facts from Organizations, when the runbook in force at cold start asks for them.
+    let facts_config = match &live {
+        Some(l) => l.current().account_facts.clone(),
+        None => config.runbook.account_facts.clone(),
+    };
+    let facts = if facts_config.organizations {
+        let source = vigil_aws_organizations::OrganizationsDirectory::new(
+            vigil_aws_organizations::client().await,
+        );
+        let ttl = facts_config
+            .refresh
+            .0
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(3600));
+        Some(ingest::facts::AccountFactsCache::load(std::sync::Arc::new(source), ttl).await)
+    } else {
+        None
+    };
     let deps = Deps {
         store: DynamoStore::new(vigil_aws_dynamodb::client().await, config.table_name),
         runbook: config.runbook,
         settings: config.settings,
         emit_metrics: true,
         live,
+        facts,
     };
     let deps = &deps;
     run(service_fn(

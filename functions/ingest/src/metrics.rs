@@ -20,6 +20,7 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         ("RuleHitWritesFailed", usize::from(s.rule_hits_failed)),
         ("RunbookRejected", s.runbook_rejected as usize),
         ("RunbookFetchFailed", s.runbook_fetch_failed as usize),
+        ("AccountFactsFailed", s.account_facts_failed as usize),
         ("IncidentsOpened", s.incidents_opened),
         ("IncidentsChanged", s.incidents_changed),
         ("StoreWrites", s.writes as usize),

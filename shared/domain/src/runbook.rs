@@ -271,6 +271,58 @@ pub struct OuEntry {
     pub allow_tag_lowering: bool,
 }
 
+/// An account as AWS Organizations describes it (read by `vigil-aws-organizations`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub name: Option<String>,
+    /// `Root/Workloads/Prod`.
+    pub ou_path: Option<String>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Account id -> its facts from Organizations.
+pub type AccountDirectory = BTreeMap<String, OrgAccount>;
+
+fn default_environment_tags() -> Vec<String> {
+    ["Environment", "Env", "Stage"].map(String::from).to_vec()
+}
+fn default_owner_tags() -> Vec<String> {
+    ["Owner", "Team"].map(String::from).to_vec()
+}
+fn default_facts_refresh() -> HumanDuration {
+    HumanDuration(Duration::hours(1))
+}
+
+/// Account facts from AWS Organizations: account names, tags (which keys say the environment
+/// and the owner) and OU paths, refreshed in the background.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountFacts {
+    /// Read the organisation's accounts (the function's role needs `organizations:List*`).
+    #[serde(default)]
+    pub organizations: bool,
+    /// How long the facts are kept before they are read again.
+    #[serde(default = "default_facts_refresh")]
+    pub refresh: HumanDuration,
+    /// Account tag keys that give the environment, in order (compared case-insensitively).
+    #[serde(default = "default_environment_tags")]
+    pub environment_tags: Vec<String>,
+    /// Account tag keys that give the owner, in order.
+    #[serde(default = "default_owner_tags")]
+    pub owner_tags: Vec<String>,
+}
+
+impl Default for AccountFacts {
+    fn default() -> Self {
+        Self {
+            organizations: false,
+            refresh: default_facts_refresh(),
+            environment_tags: default_environment_tags(),
+            owner_tags: default_owner_tags(),
+        }
+    }
+}
+
 /// The whole runbook.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +341,12 @@ pub struct Runbook {
     /// Per organizational unit (name or path): environment, owner, tag lowering.
     #[serde(default)]
     pub organizational_units: BTreeMap<String, OuEntry>,
+    /// Account facts from AWS Organizations.
+    #[serde(default)]
+    pub account_facts: AccountFacts,
+    /// The facts read from Organizations (filled by the function, not written in YAML).
+    #[serde(skip)]
+    pub directory: std::sync::Arc<AccountDirectory>,
     /// Named lists of addresses and CIDRs, for `remote_ip` criteria.
     #[serde(default)]
     pub ip_lists: BTreeMap<String, Vec<String>>,

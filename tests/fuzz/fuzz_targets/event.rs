@@ -23,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
         settings: Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     };
     RT.with(|rt| {
         let _ = rt.block_on(ingest::process(&deps, text));

@@ -143,6 +143,7 @@ async fn eight_concurrent_invocations_match_one_ordered_pass_exactly_including_v
             settings: Settings::default(),
             emit_metrics: false,
             live: None,
+            facts: None,
         })
     };
 
@@ -179,6 +180,7 @@ async fn the_fixture_stream_with_updates_and_resends_converges_under_concurrency
             settings: Settings::default(),
             emit_metrics: false,
             live: None,
+            facts: None,
         })
     };
     let ordered = deps(fresh_store(&ep, "fx-ordered").await);
@@ -208,6 +210,7 @@ async fn write_requests_per_finding_stay_at_or_below_one_on_a_half_duplicate_str
         settings: Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     };
     let mut rng = rand::rngs::StdRng::seed_from_u64(99);
     let mut deliveries = Vec::new();

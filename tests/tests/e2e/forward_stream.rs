@@ -39,6 +39,7 @@ async fn ingested(ep: &str, test: &str) -> (DynamoStore, Vec<EventRecord>) {
         settings: Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     };
     for (_, ev) in fixture_events() {
         process(&deps, &ev.to_string()).await.unwrap();

@@ -260,8 +260,9 @@ fn role_statements(t: &Yaml, role: &str) -> Vec<Yaml> {
         .clone()
 }
 
-/// No function role carries a managed policy, and nothing but X-Ray and ListStreams (which
-/// have no resource-level permissions) is granted on `*`; the stream is read by ARN.
+/// No function role carries a managed policy, and nothing but X-Ray, ListStreams and
+/// Organizations' ListRoots (which have no resource-level permissions) is granted on `*`; the
+/// stream is read by ARN.
 #[test]
 fn function_roles_are_scoped_and_carry_no_managed_policies() {
     let t = template();
@@ -285,7 +286,9 @@ fn function_roles_are_scoped_and_carry_no_managed_policies() {
                 };
                 for a in actions {
                     assert!(
-                        a.starts_with("xray:") || a == "dynamodb:ListStreams",
+                        a.starts_with("xray:")
+                            || a == "dynamodb:ListStreams"
+                            || a == "organizations:ListRoots",
                         "{role}: {a} on *"
                     );
                 }

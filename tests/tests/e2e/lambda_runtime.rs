@@ -224,6 +224,7 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
         settings: vigil_domain::Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     };
     for (_, ev) in fixture_events() {
         ingest::process(&ingest_deps, &ev.to_string())

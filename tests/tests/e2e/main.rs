@@ -7,10 +7,12 @@
 //! - [`forward_stream`]: ingest -> DynamoDB Local's real stream -> forward -> every sink.
 //! - [`lambda_runtime`]: both binaries under the Lambda runtime API (`cargo lambda watch`).
 //! - [`infra`]: `infra/template.yaml` agrees with the code.
+//! - [`account_facts`]: account facts from AWS Organizations (moto).
 //! - [`runbook_s3`]: the deployed runbook in S3 (moto), polled, invalid versions refused.
 //! - [`triage`]: runbook rules, explanations and rule hit counts; the runbook CLI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+mod account_facts;
 mod concurrency;
 mod corpus;
 mod forward_sinks;

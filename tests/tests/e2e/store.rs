@@ -18,6 +18,7 @@ fn deps(store: DynamoStore) -> Deps<DynamoStore> {
         settings: Settings::default(),
         emit_metrics: false,
         live: None,
+        facts: None,
     }
 }
 

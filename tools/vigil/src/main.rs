@@ -316,6 +316,7 @@ async fn main() -> Result<()> {
                 settings: config.settings,
                 emit_metrics: false,
                 live: None,
+                facts: None,
             };
             let files = collect(&paths)?;
             let t = vigil::replay::replay_files(

@@ -120,6 +120,7 @@ mod tests {
             settings: Settings::default(),
             emit_metrics: false,
             live: None,
+            facts: None,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -18,6 +18,8 @@ use crate::runbook::{Environment, OuEntry, Runbook};
 #[serde(rename_all = "snake_case")]
 pub enum EnvironmentSource {
     Runbook,
+    /// A tag of the account in AWS Organizations.
+    AccountTag,
     OrganizationalUnit,
     ResourceTag,
     Default,
@@ -71,13 +73,32 @@ fn ou_entry<'r>(
 pub fn account_context(runbook: &Runbook, finding: &Finding<'_>) -> AccountContext {
     let id = finding.aws_account_id.as_ref();
     let entry = runbook.accounts.get(id);
+    let org = runbook.directory.get(id);
+    let org_tag = |keys: &[String]| -> Option<(String, String)> {
+        let org = org?;
+        keys.iter().find_map(|k| {
+            org.tags
+                .iter()
+                .find(|(tk, v)| tk.eq_ignore_ascii_case(k) && !v.trim().is_empty())
+                .map(|(tk, v)| (tk.clone(), v.clone()))
+        })
+    };
     let name = entry
         .and_then(|e| e.name.clone())
+        .or_else(|| org.and_then(|o| o.name.clone()))
         .or_else(|| finding.aws_account_name.as_deref().map(str::to_owned));
-    let ou = entry.and_then(|e| e.ou.clone());
+    let ou = entry
+        .and_then(|e| e.ou.clone())
+        .or_else(|| org.and_then(|o| o.ou_path.clone()));
+    let org_env = org_tag(&runbook.account_facts.environment_tags)
+        .and_then(|(k, v)| Environment::parse(&v).map(|e| (k, v, e)));
+    let org_owner = org_tag(&runbook.account_facts.owner_tags);
     let ou_hit = ou.as_deref().and_then(|p| ou_entry(runbook, p));
     let (owner, owner_why) = if let Some(o) = entry.and_then(|e| e.owner.clone()) {
         let why = format!("{o}: the runbook's accounts entry for {id}");
+        (Some(o), why)
+    } else if let Some((k, o)) = org_owner {
+        let why = format!("{o}: Organizations account tag {k}");
         (Some(o), why)
     } else if let Some((ou_name, Some(o))) = ou_hit
         .as_ref()
@@ -103,6 +124,21 @@ pub fn account_context(runbook: &Runbook, finding: &Finding<'_>) -> AccountConte
                 format!("{env}: the runbook's accounts entry for {id}"),
                 entry.is_some_and(|e| e.allow_tag_lowering),
             ),
+            (None, _) if org_env.is_some() => {
+                let (k, v, env) =
+                    org_env
+                        .clone()
+                        .unwrap_or((String::new(), String::new(), Environment::Unknown));
+                (
+                    env,
+                    EnvironmentSource::AccountTag,
+                    format!("{env}: Organizations account tag {k}={v}"),
+                    entry.is_some_and(|e| e.allow_tag_lowering)
+                        || ou_hit
+                            .as_ref()
+                            .is_some_and(|(_, e, _)| e.is_some_and(|e| e.allow_tag_lowering)),
+                )
+            }
             (None, Some((ou_name, ou_e, Some(env)))) => (
                 *env,
                 EnvironmentSource::OrganizationalUnit,

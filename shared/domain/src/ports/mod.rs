@@ -29,7 +29,9 @@ pub use delivery::{
     OutboxEntry,
 };
 pub use memory::{MemoryLedger, MemoryStore};
-pub use runbook_source::{RunbookObject, RunbookSource, RunbookSourceError};
+pub use runbook_source::{
+    DirectoryError, DirectorySource, RunbookObject, RunbookSource, RunbookSourceError,
+};
 pub use secrets::{SecretBackend, SecretError};
 
 /// What a conditional write expects to find.

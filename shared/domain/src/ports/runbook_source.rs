@@ -37,3 +37,18 @@ pub trait RunbookSource: Send + Sync + std::fmt::Debug {
     /// The current version.
     fn get(&self) -> BoxFuture<'_, Result<RunbookObject, RunbookSourceError>>;
 }
+
+/// Reading account facts failed; the facts read before stay in use.
+#[derive(Debug, Error)]
+#[error("account facts: {message}")]
+pub struct DirectoryError {
+    pub message: String,
+    pub retryable: bool,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Where account facts come from (AWS Organizations; `vigil-aws-organizations`).
+pub trait DirectorySource: Send + Sync + std::fmt::Debug {
+    fn read(&self) -> BoxFuture<'_, Result<crate::runbook::AccountDirectory, DirectoryError>>;
+}
