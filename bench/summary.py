@@ -48,6 +48,9 @@ def main():
     if ns and findings:
         s["domain_findings_per_second"] = findings / (ns / 1e9)
         s["domain_mb_per_second"] = int(m.group(3)) / (ns / 1e9) / 1e6
+    none, rules = criterion_ns("hot_path", "no_rules"), criterion_ns("hot_path", "rules_200")
+    if none and rules:
+        s["rules_200_slowdown_ratio"] = rules / none
     fast, ref = criterion_ns("parse", "fast"), criterion_ns("parse", "reference")
     if fast and ref and findings:
         s["parse_findings_per_second"] = findings / (fast / 1e9)
@@ -96,6 +99,10 @@ def render(s):
                         fmt(g("domain_findings_per_second") / 1000, " k findings/s"),
                         fmt((g("python_findings_per_second") or 0) / 1000, " k/s Python") if r else "-",
                         fmt(r, "x", 2) if r else "-", "≥ 5x", yes(r and r >= 5)))
+    if g("rules_200_slowdown_ratio"):
+        r = g("rules_200_slowdown_ratio")
+        rows.append(row("Hot path with 200 runbook rules (`rules_200_slowdown_ratio`)",
+                        fmt(r, "x", 3), "the same events with no rules", fmt(r, "x", 3), "≤ 1.10x", yes(r <= 1.10)))
     if g("parse_findings_per_second"):
         rows.append(row("Finding parser alone, one core",
                         fmt(g("parse_findings_per_second") / 1000, " k findings/s"),

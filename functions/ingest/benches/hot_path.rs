@@ -70,6 +70,52 @@ fn runbook() -> Runbook {
     Runbook::from_path(&root().join("examples/runbook.yaml")).unwrap_or_default()
 }
 
+/// The example runbook without its rules, and with 200 more: the cost of triage rules.
+fn runbook_with_rules(n: usize) -> Runbook {
+    let text = std::fs::read_to_string(root().join("examples/runbook.yaml")).unwrap_or_default();
+    let base = match text.find("\nrules:") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
+    };
+    let mut yaml = format!("{base}\nrules:\n");
+    const TYPES: [&str; 10] = [
+        "UnauthorizedAccess:EC2/SSHBruteForce",
+        "Recon:EC2/PortProbeUnprotectedPort",
+        "Backdoor:EC2/C&CActivity.B!DNS",
+        "CryptoCurrency:EC2/BitcoinTool.B!DNS",
+        "UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS",
+        "Discovery:IAMUser/AnomalousBehavior",
+        "Policy:IAMUser/RootCredentialUsage",
+        "Exfiltration:S3/AnomalousBehavior",
+        "Trojan:EC2/DNSDataExfiltration",
+        "Impact:EC2/WinRMBruteForce",
+    ];
+    for i in 0..n {
+        let crit = match i % 10 {
+            // Indexed by finding type (exact or by threat purpose).
+            0..=3 => format!("finding_type: \"{}\", account_id: \"{:012}\"", TYPES[i % TYPES.len()], 100_000_000_000u64 + i as u64),
+            4 => format!("finding_type: \"{}*\", severity: {{ gte: HIGH }}", TYPES[i % TYPES.len()].split('/').next().unwrap_or("X")),
+            // Indexed by control id, account id, generator id, product name.
+            5 => format!("control_id: \"S3.{i}\""),
+            6 => format!("account_id: \"{:012}\", severity: {{ lte: MEDIUM }}", 200_000_000_000u64 + i as u64),
+            7 => format!("generator_id: \"custom-generator-{i}\""),
+            8 => format!("product_name: \"Product {i}\""),
+            // Tested against every finding: text, tags and remote addresses.
+            _ => format!("title: {{ CONTAINS: \"marker-{i}\" }}, resource_tags: {{ Team: {{ PREFIX: \"team-{i}\" }} }}"),
+        };
+        let action = match i % 4 {
+            0 => "{ note: \"check the runbook\" }",
+            1 => "{ set_owner: \"team@example.com\" }",
+            2 => "{ route: payments-oncall }",
+            _ => "{ route: secops-pager }",
+        };
+        yaml.push_str(&format!(
+            "  - {{ id: gen-{i}, description: d, owner: o, created: 2026-11-01, match: {{ {crit} }}, actions: {action} }}\n"
+        ));
+    }
+    Runbook::from_yaml(&yaml, "bench").unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn findings_of(events: &[String]) -> Vec<String> {
     events
         .iter()
@@ -137,6 +183,29 @@ fn bench(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    // The cost of runbook rules: the same events with no rules and with 200.
+    for (name, rules) in [("no_rules", 0usize), ("rules_200", 200)] {
+        let rb = runbook_with_rules(rules);
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || ingest::Deps {
+                    store: MemoryStore::new(),
+                    runbook: rb.clone(),
+                    settings: Settings::default(),
+                    emit_metrics: false,
+                    live: None,
+                    facts: None,
+                },
+                |d| {
+                    for e in &events {
+                        let _ = rt.block_on(ingest::process(&d, e));
+                    }
+                    d
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 
     let mut g = c.benchmark_group("parse");

@@ -8,6 +8,12 @@ use std::time::{Duration, Instant};
 
 use vigil_domain::ports::DirectorySource;
 use vigil_domain::runbook::AccountDirectory;
+use vigil_domain::Runbook;
+
+/// The runbook last combined with the facts: (runbook version, facts address) and the result.
+/// The version is a hash of the runbook's text, so equal versions are equal runbooks; the facts
+/// stay alive in the result, so their address is not reused while cached.
+type Combined = Option<((String, usize), Arc<Runbook>)>;
 
 /// The longest a cold start waits for the first read (Lambda's init phase has 10 s).
 pub const FIRST_READ_WAIT: Duration = Duration::from_secs(5);
@@ -20,6 +26,7 @@ pub struct AccountFactsCache {
     in_flight: AtomicBool,
     failed: AtomicU64,
     ttl: Duration,
+    combined: Mutex<Combined>,
 }
 
 impl AccountFactsCache {
@@ -33,6 +40,7 @@ impl AccountFactsCache {
             in_flight: AtomicBool::new(true),
             failed: AtomicU64::new(0),
             ttl,
+            combined: Mutex::new(None),
         });
         let me = cache.clone();
         let first = tokio::spawn(async move {
@@ -89,6 +97,27 @@ impl AccountFactsCache {
                 false
             }
         }
+    }
+
+    /// `rb` with the current facts. The combination is cached until either changes, so an
+    /// invocation does not copy the runbook.
+    pub fn with_facts(&self, rb: &Runbook) -> Arc<Runbook> {
+        let directory = self.directory();
+        let key = (rb.version.clone(), Arc::as_ptr(&directory) as usize);
+        let mut cached = match self.combined.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        if let Some((k, combined)) = cached.as_ref() {
+            if *k == key {
+                return combined.clone();
+            }
+        }
+        let mut with = rb.clone();
+        with.directory = directory;
+        let with = Arc::new(with);
+        *cached = Some((key, with.clone()));
+        with
     }
 
     /// Failed reads since the last call.

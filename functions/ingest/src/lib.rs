@@ -76,14 +76,8 @@ impl<S> Deps<S> {
         match &self.facts {
             Some(f) => {
                 f.poll();
-                let directory = f.directory();
-                if std::sync::Arc::ptr_eq(&directory, &rb.directory) {
-                    return rb;
-                }
-                // The runbook with the current facts (a clone per new read of either).
-                let mut with = (*rb).clone();
-                with.directory = directory;
-                RunbookInForce::Live(std::sync::Arc::new(with))
+                // The runbook with the current facts (copied once per new version of either).
+                RunbookInForce::Live(f.with_facts(&rb))
             }
             None => rb,
         }

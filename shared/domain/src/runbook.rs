@@ -136,6 +136,7 @@ impl<'de> Deserialize<'de> for HumanDuration {
 
 /// Response targets per severity. A severity left out keeps the value from the level below
 /// (product defaults, then top-level `response_deadlines`); `none` means no deadline.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deadlines {
@@ -193,6 +194,7 @@ impl Deadlines {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
@@ -219,6 +221,7 @@ impl Default for Defaults {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Correlation {
@@ -239,6 +242,7 @@ impl Default for Correlation {
     }
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentSettings {
@@ -246,6 +250,7 @@ pub struct EnvironmentSettings {
     pub response_deadlines: Deadlines,
 }
 
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountEntry {
@@ -262,6 +267,7 @@ pub struct AccountEntry {
 }
 
 /// Settings for the accounts of an organizational unit (keyed by OU name, or by path).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OuEntry {
@@ -295,6 +301,7 @@ fn default_facts_refresh() -> HumanDuration {
 
 /// Account facts from AWS Organizations: account names, tags (which keys say the environment
 /// and the owner) and OU paths, refreshed in the background.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccountFacts {
@@ -324,6 +331,7 @@ impl Default for AccountFacts {
 }
 
 /// The whole runbook.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Runbook {

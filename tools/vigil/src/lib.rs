@@ -6,6 +6,7 @@
 //! - [`redrive`]: re-forwarding stream records from on-failure messages, and catch-up.
 
 pub mod explain;
+pub mod impact;
 pub mod redrive;
 pub mod replay;
 pub mod runbook_cli;

@@ -124,6 +124,16 @@ enum RunbookCommand {
     Explain { file: PathBuf, finding: PathBuf },
     /// Per rule: matches, by action, last match (from the table).
     Stats,
+    /// Print the runbook's JSON Schema (docs/runbook.schema.json is this output).
+    Schema,
+    /// What a runbook version would change on the findings in the table, per rule, before it
+    /// is deployed (read-only).
+    Impact {
+        file: PathBuf,
+        /// Only findings stored within this long (30d, 12h, ...).
+        #[arg(long, default_value = "30d")]
+        since: String,
+    },
     /// Validate a runbook and upload it as the new version of the deployed object (the ingest
     /// function picks it up within a minute). Refuses an invalid runbook.
     Upload {
@@ -151,7 +161,11 @@ async fn main() -> Result<()> {
             RunbookCommand::Explain { file, finding } => {
                 Some(vigil::runbook_cli::explain(file, finding, now, &mut out)?)
             }
-            RunbookCommand::Stats => None,
+            RunbookCommand::Stats | RunbookCommand::Impact { .. } => None,
+            RunbookCommand::Schema => {
+                println!("{}", vigil::runbook_cli::schema_text());
+                return Ok(());
+            }
             RunbookCommand::Upload { file, uri, kms_key } => {
                 let c = vigil::runbook_cli::check(file, now, &mut out)?;
                 if c.errors > 0 {
@@ -267,6 +281,24 @@ async fn main() -> Result<()> {
             if r.first_failed.is_some() {
                 bail!("some incidents were not delivered to every sink");
             }
+        }
+        Command::Runbook {
+            command: RunbookCommand::Impact { file, since },
+        } => {
+            let Some(since) = vigil_domain::runbook::HumanDuration::parse(&since) else {
+                bail!("--since {since:?} is not a duration (30d, 12h)");
+            };
+            let rb = vigil_domain::Runbook::from_path(&file)?;
+            let store = DynamoStore::new(client, config.table_name);
+            let records: Vec<vigil_domain::FindingRecord> = store.scan_kind("finding").await?;
+            let incidents = store
+                .list_incidents(true)
+                .await?
+                .into_iter()
+                .map(|i| (i.id.clone(), i))
+                .collect();
+            let report = vigil::impact::impact(&rb, &records, &incidents, since.0, Utc::now());
+            vigil::impact::print(&report, &mut std::io::stdout())?;
         }
         Command::Runbook { .. } => {
             let store = DynamoStore::new(client, config.table_name);

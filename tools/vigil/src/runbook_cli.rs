@@ -7,6 +7,12 @@ use chrono::{DateTime, Utc};
 use vigil_domain::triage::check::{findings_in, run_tests, verdict, warnings};
 use vigil_domain::Runbook;
 
+/// The runbook's JSON Schema, pretty-printed, as committed in `docs/runbook.schema.json`.
+pub fn schema_text() -> String {
+    let v = vigil_domain::triage::schema::runbook_schema();
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
 /// What a runbook command found; the exit code follows from it.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Checked {
@@ -161,4 +167,51 @@ pub fn explain(
         errors,
         warnings: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// CI's check that the committed schema is the one the types give.
+    #[test]
+    fn the_committed_json_schema_is_current() {
+        let committed =
+            std::fs::read_to_string(root().join("docs/runbook.schema.json")).unwrap_or_default();
+        assert!(
+            committed.trim() == schema_text().trim(),
+            "docs/runbook.schema.json is out of date: run `cargo run -p vigil -- runbook schema > docs/runbook.schema.json`"
+        );
+    }
+
+    /// The example runbook is valid against the schema's top-level keys (every key it uses is
+    /// declared there).
+    #[test]
+    fn the_schema_declares_every_top_level_key_of_the_example() {
+        let v = vigil_domain::triage::schema::runbook_schema();
+        let props = v["properties"].as_object().cloned().unwrap_or_default();
+        let text =
+            std::fs::read_to_string(root().join("examples/runbook.yaml")).unwrap_or_default();
+        for line in text.lines() {
+            if let Some((key, _)) = line.split_once(':') {
+                if !key.starts_with(' ') && !key.starts_with('#') && !key.is_empty() {
+                    assert!(props.contains_key(key), "{key} is not in the schema");
+                }
+            }
+        }
+        for key in [
+            "rules",
+            "ip_lists",
+            "routes",
+            "tests",
+            "accounts",
+            "account_facts",
+        ] {
+            assert!(props.contains_key(key), "{key}");
+        }
+    }
 }

@@ -24,6 +24,8 @@
 
 pub mod check;
 pub mod explain;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod spec;
 
 pub use explain::Explanation;
@@ -731,30 +733,31 @@ impl<'s, 'a> Subject<'s, 'a> {
     fn test(&self, t: &Test) -> bool {
         let f = &self.f.finding;
         match t {
-            Test::Str(field, m) => {
-                let mut vals: Vec<&str> = Vec::new();
-                // Collect borrowed values: every field value lives as long as the finding.
-                collect(self, *field, &mut vals);
-                m.test(vals.iter().copied())
-            }
+            Test::Str(field, m) => match single(self, *field) {
+                // Most fields have one value: no collection.
+                Some(v) => m.test(v.into_iter()),
+                None => {
+                    let mut vals: Vec<&str> = Vec::new();
+                    collect(self, *field, &mut vals);
+                    m.test(vals.iter().copied())
+                }
+            },
             Test::Tags(pairs) => pairs.iter().all(|(k, m)| {
-                let vals: Vec<&str> = f
-                    .resources
-                    .iter()
-                    .flat_map(|r| r.tags.iter())
-                    .filter(|(tk, _)| tk == k)
-                    .map(|(_, v)| v.as_ref())
-                    .collect();
-                m.test(vals.iter().copied())
+                m.test(
+                    f.resources
+                        .iter()
+                        .flat_map(|r| r.tags.iter())
+                        .filter(move |(tk, _)| tk == k)
+                        .map(|(_, v)| v.as_ref()),
+                )
             }),
             Test::ProductFields(pairs) => pairs.iter().all(|(k, m)| {
-                let vals: Vec<&str> = f
-                    .product_fields
-                    .iter()
-                    .filter(|(pk, _)| pk == k)
-                    .map(|(_, v)| v.as_ref())
-                    .collect();
-                m.test(vals.iter().copied())
+                m.test(
+                    f.product_fields
+                        .iter()
+                        .filter(move |(pk, _)| pk == k)
+                        .map(|(_, v)| v.as_ref()),
+                )
             }),
             Test::Severity(c) => c.admits(self.severity),
             Test::Normalized(c) => normalized(self.f).is_some_and(|n| c.admits(n)),
@@ -781,6 +784,37 @@ impl<'s, 'a> Subject<'s, 'a> {
             }
         }
     }
+}
+
+/// The value of a single-valued field (`Some(None)`: the finding has none); `None` for fields
+/// with several values.
+fn single<'s>(s: &'s Subject<'s, '_>, field: Field) -> Option<Option<&'s str>> {
+    let f = &s.f.finding;
+    Some(match field {
+        Field::ProductName => Some(f.product()),
+        Field::CompanyName => f.company_name.as_deref(),
+        Field::FindingType => Some(&s.f.finding_type),
+        Field::GeneratorId => Some(&f.generator_id),
+        Field::ControlId => f
+            .compliance
+            .as_ref()
+            .and_then(|c| c.security_control_id.0.as_deref()),
+        Field::ComplianceStatus => f.compliance.as_ref().and_then(|c| c.status.0.as_deref()),
+        Field::AccountId => Some(&s.f.account.account_id),
+        Field::AccountName => s.f.account.name.as_deref(),
+        Field::Ou => s.f.account.ou.as_deref(),
+        Field::Title => Some(&f.title),
+        Field::Description => Some(&f.description),
+        Field::Principal => (s.f.entity.kind == "iam-principal").then_some(s.f.entity.id.as_str()),
+        Field::WorkflowStatus => Some(f.workflow_status().as_str()),
+        Field::RecordState => Some(f.record_state().as_str()),
+        Field::Types
+        | Field::Region
+        | Field::ResourceType
+        | Field::ResourceId
+        | Field::Domain
+        | Field::Api => return None,
+    })
 }
 
 /// The borrowed values of `field` (every one lives in the finding or its context).

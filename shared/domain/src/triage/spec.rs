@@ -553,6 +553,7 @@ impl<'de> Deserialize<'de> for EnvironmentCriterion {
 /// Security Hub automation rules. A field with several values (finding types, resources, remote
 /// addresses) matches a positive comparison when any value does, and a NOT_ comparison when no
 /// value violates it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MatchSpec {
@@ -598,6 +599,7 @@ pub struct MatchSpec {
 }
 
 /// What a rule does when it matches. Several may be given.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ActionsSpec {
@@ -643,6 +645,7 @@ fn yes() -> bool {
 }
 
 /// One rule of the runbook.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
@@ -666,6 +669,7 @@ pub struct RuleSpec {
 }
 
 /// A named route (notifications use it).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
@@ -673,6 +677,7 @@ pub struct RouteSpec {
 }
 
 /// What a runbook test expects.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
@@ -691,6 +696,7 @@ pub struct Expectation {
 
 /// One test of the runbook: a finding (inline, or a JSON file relative to the runbook) and
 /// what the runbook must decide about it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleTest {
