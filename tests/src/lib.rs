@@ -80,6 +80,46 @@ pub fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(conf)
 }
 
+/// moto's server (S3, Organizations, ...), or skip.
+pub fn moto_endpoint() -> Option<String> {
+    service("VIGIL_MOTO_ENDPOINT", "moto server")
+}
+
+/// The real S3 client against moto (path-style addressing, as moto needs).
+pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "vigil-tests",
+        ))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The real Organizations client against moto.
+pub fn organizations_client(endpoint: &str) -> aws_sdk_organizations::Client {
+    let conf = aws_sdk_organizations::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "vigil-tests",
+        ))
+        .build();
+    aws_sdk_organizations::Client::from_conf(conf)
+}
+
 static TABLES: AtomicU32 = AtomicU32::new(0);
 
 /// A new, empty table in DynamoDB Local, named after the test.

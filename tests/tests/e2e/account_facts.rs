@@ -3,28 +3,11 @@
 //! the environment and owner, an OU named `Prod` makes an untagged account production, and the
 //! runbook's own entries still win.
 
-use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_organizations::types::Tag;
 use vigil_domain::enrich::{account_context, EnvironmentSource};
 use vigil_domain::runbook::Environment;
 use vigil_domain::testing::Asff;
 use vigil_domain::Runbook;
-
-fn orgs(endpoint: &str) -> aws_sdk_organizations::Client {
-    let conf = aws_sdk_organizations::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "vigil-tests",
-        ))
-        .build();
-    aws_sdk_organizations::Client::from_conf(conf)
-}
 
 async fn account(
     c: &aws_sdk_organizations::Client,
@@ -64,10 +47,10 @@ async fn account(
 
 #[tokio::test]
 async fn organizations_tags_and_ous_become_account_facts() {
-    let Some(ep) = vigil_e2e::service("VIGIL_MOTO_ENDPOINT", "moto server") else {
+    let Some(ep) = vigil_e2e::moto_endpoint() else {
         return;
     };
-    let c = orgs(&ep);
+    let c = vigil_e2e::organizations_client(&ep);
     // moto keeps one organisation per server: create it, or use the one there.
     let _ = c.create_organization().send().await;
     let root = c.list_roots().send().await.unwrap().roots()[0]

@@ -5,32 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use ingest::live::{LiveRunbook, Refresh};
 use vigil_aws_s3::S3RunbookSource;
 use vigil_domain::Runbook;
-
-fn moto() -> Option<String> {
-    vigil_e2e::service("VIGIL_MOTO_ENDPOINT", "moto server")
-}
-
-fn s3(endpoint: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "vigil-tests",
-        ))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
 
 async fn bucket(c: &aws_sdk_s3::Client, name: &str) {
     c.create_bucket().bucket(name).send().await.unwrap();
@@ -48,8 +26,10 @@ async fn bucket(c: &aws_sdk_s3::Client, name: &str) {
 
 #[tokio::test]
 async fn the_runbook_follows_its_s3_object_and_refuses_invalid_versions() {
-    let Some(ep) = moto() else { return };
-    let c = s3(&ep);
+    let Some(ep) = vigil_e2e::moto_endpoint() else {
+        return;
+    };
+    let c = vigil_e2e::s3_client(&ep);
     let name = format!("vigil-runbook-{:08x}", rand::random::<u32>());
     bucket(&c, &name).await;
     let example = std::fs::read_to_string(vigil_e2e::root().join("examples/runbook.yaml")).unwrap();
@@ -106,8 +86,10 @@ async fn the_runbook_follows_its_s3_object_and_refuses_invalid_versions() {
 
 #[tokio::test]
 async fn a_missing_object_keeps_the_fallback_and_a_lost_bucket_counts_as_failed() {
-    let Some(ep) = moto() else { return };
-    let c = s3(&ep);
+    let Some(ep) = vigil_e2e::moto_endpoint() else {
+        return;
+    };
+    let c = vigil_e2e::s3_client(&ep);
     let name = format!("vigil-runbook-{:08x}", rand::random::<u32>());
     bucket(&c, &name).await;
     let source = Arc::new(S3RunbookSource::new(c.clone(), &name, "missing.yaml"));

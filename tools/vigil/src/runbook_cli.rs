@@ -20,6 +20,15 @@ pub struct Checked {
     pub warnings: usize,
 }
 
+/// An error that ends the command: printed, counted.
+fn failed(out: &mut dyn Write, message: &str) -> std::io::Result<Checked> {
+    writeln!(out, "error: {message}")?;
+    Ok(Checked {
+        errors: 1,
+        warnings: 0,
+    })
+}
+
 fn load(path: &Path) -> Result<(Runbook, String), String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -67,13 +76,7 @@ pub fn check(path: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> std::io::R
 pub fn test(path: &Path, now: DateTime<Utc>, out: &mut dyn Write) -> std::io::Result<Checked> {
     let (rb, _) = match load(path) {
         Ok(x) => x,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(Checked {
-                errors: 1,
-                warnings: 0,
-            });
-        }
+        Err(e) => return failed(out, &e),
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let results = run_tests(&rb, base, now);
@@ -115,33 +118,15 @@ pub fn explain(
 ) -> std::io::Result<Checked> {
     let (rb, _) = match load(path) {
         Ok(x) => x,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(Checked {
-                errors: 1,
-                warnings: 0,
-            });
-        }
+        Err(e) => return failed(out, &e),
     };
     let text = match std::fs::read_to_string(finding_file) {
         Ok(t) => t,
-        Err(e) => {
-            writeln!(out, "error: cannot read {}: {e}", finding_file.display())?;
-            return Ok(Checked {
-                errors: 1,
-                warnings: 0,
-            });
-        }
+        Err(e) => return failed(out, &format!("cannot read {}: {e}", finding_file.display())),
     };
     let value: serde_json::Value = match serde_json::from_str(&text) {
         Ok(v) => v,
-        Err(e) => {
-            writeln!(out, "error: {} is not JSON: {e}", finding_file.display())?;
-            return Ok(Checked {
-                errors: 1,
-                warnings: 0,
-            });
-        }
+        Err(e) => return failed(out, &format!("{} is not JSON: {e}", finding_file.display())),
     };
     let mut errors = 0;
     for f in findings_in(value) {
