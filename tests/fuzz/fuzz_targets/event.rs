@@ -1,9 +1,11 @@
 //! Arbitrary bytes as the ingest function's payload: the envelope, every finding's parse and
 //! enrichment, and the engine into an in-memory store must never panic, whatever the bytes.
 //! Also each input as a finding on its own.
-#![no_main]
+//!
+//! `cargo fuzz run event` (`make fuzz`) runs [`run`] under libFuzzer; `cargo test` here runs it
+//! on the project's fixture events and a few malformed inputs.
+#![cfg_attr(not(test), no_main)]
 
-use libfuzzer_sys::fuzz_target;
 use vigil_domain::{MemoryStore, Runbook, Settings};
 
 thread_local! {
@@ -12,7 +14,9 @@ thread_local! {
         .expect("a runtime");
 }
 
-fuzz_target!(|data: &[u8]| {
+/// One fuzz input: as a finding, then as an event delivered twice (the second time every
+/// finding is a duplicate).
+fn run(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -27,7 +31,29 @@ fuzz_target!(|data: &[u8]| {
     };
     RT.with(|rt| {
         let _ = rt.block_on(ingest::process(&deps, text));
-        // The same event again: every finding a duplicate.
         let _ = rt.block_on(ingest::process(&deps, text));
     });
-});
+}
+
+#[cfg(not(test))]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| run(data));
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_seed_corpus_and_malformed_inputs_run_without_panicking() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/events");
+        let mut seeds = 0;
+        for entry in std::fs::read_dir(&dir).expect("the fixture events") {
+            let bytes = std::fs::read(entry.expect("an entry").path()).expect("a fixture");
+            super::run(&bytes);
+            let half = bytes.len() / 2;
+            super::run(&bytes[..half]);
+            seeds += 1;
+        }
+        assert!(seeds > 0);
+        for junk in [&b""[..], b"{", b"[]", b"null", b"{\"detail\":{\"findings\":[1,{}]}}", &[0xff, 0xfe]] {
+            super::run(junk);
+        }
+    }
+}
