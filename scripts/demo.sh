@@ -41,6 +41,40 @@ for l in sys.stdin:
 log "root credential use in production, raised to HIGH by the runbook: vigil explain $ROOT_INCIDENT"
 "$VIGIL" explain "$ROOT_INCIDENT"
 echo
+mkdir -p "$ROOT/target/demo"
+NEXT="$ROOT/target/demo/runbook-next.yaml"
+python3 - "$ROOT/examples/runbook.yaml" "$NEXT" <<'PY'
+import sys
+text = open(sys.argv[1]).read()
+rule = '''  - id: analytics-access-logging-accepted
+    description: S3 server access logging is not required on data-staging's analytics bucket
+    owner: data-platform@example.com
+    created: 2026-12-01
+    expires: 2027-06-30
+    match: { control_id: S3.9, account_id: "222222222222" }
+    actions: { suppress: true }
+    reason: Accepted risk RISK-112 (signed off by the data platform lead)
+
+'''
+marker = "# The runbook's own tests"
+open(sys.argv[2], "w").write(text.replace(marker, rule + marker, 1))
+PY
+log "a new runbook version accepts a risk (S3.9 on data-staging): what it would change on the stored findings"
+"$VIGIL" runbook impact "$NEXT"
+echo
+log "re-evaluating the open incidents under it, on request: first a dry run, then for real"
+"$VIGIL" runbook apply "$NEXT" --retroactive --dry-run
+"$VIGIL" runbook apply "$NEXT" --retroactive
+REEVALUATED=$("$VIGIL" incidents --json | python3 -c 'import json,sys
+for l in sys.stdin:
+    i=json.loads(l)
+    if i.get("triage",{}).get("reevaluated"): print(i["id"]); break')
+log "the analytics bucket's incident now holds two findings, and says why: vigil explain $REEVALUATED"
+"$VIGIL" explain "$REEVALUATED" | head -12
+echo
+log "running it again changes nothing"
+"$VIGIL" runbook apply "$NEXT" --retroactive
+echo
 SIEM_FILE="$ROOT/target/demo/siem-$TABLE_NAME.jsonl"
 mkdir -p "$(dirname "$SIEM_FILE")"
 export VIGIL_SINKS="sinks: [{type: file, name: local-siem, path: '$SIEM_FILE'}]"

@@ -298,6 +298,12 @@ pub struct FindingRecord {
     /// Why it was handled as it was: rules, sources of its values, grouping.
     #[serde(default, skip_serializing_if = "is_default")]
     pub explanation: crate::triage::Explanation,
+    /// When a re-evaluation under a new runbook version (`vigil runbook apply --retroactive`)
+    /// last rewrote this state's decisions. Its incident's `triage.reevaluated.at` is at least
+    /// this once that re-evaluation has rebuilt the incident too; a later one means it has not
+    /// yet (the next run does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reevaluated_at: Option<DateTime<Utc>>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -340,6 +346,7 @@ impl FindingRecord {
             clamped: f.clamped.clone(),
             indexed: false,
             explanation: f.explanation.clone(),
+            reevaluated_at: None,
         }
     }
 

@@ -304,6 +304,21 @@ pub struct IncidentTriage {
     pub notes: Vec<crate::triage::Note>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// The last re-evaluation of the incident under a new runbook version
+    /// (`vigil runbook apply --retroactive`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reevaluated: Option<Reevaluation>,
+}
+
+/// A re-evaluation of an open incident's findings under a runbook version other than the one
+/// that decided about them when they were delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reevaluation {
+    /// The runbook version (content hash) applied.
+    pub runbook: String,
+    pub at: DateTime<Utc>,
+    /// What changed, e.g. "severity MEDIUM -> HIGH; 3 findings suppressed by rule scanners".
+    pub changes: String,
 }
 
 impl IncidentTriage {

@@ -69,6 +69,16 @@ fn print_incident(out: &mut dyn Write, i: &Incident) -> std::io::Result<()> {
     for n in &t.notes {
         writeln!(out, "  {:<12} {} (rule {})", "note", n.text, n.rule)?;
     }
+    if let Some(r) = &t.reevaluated {
+        writeln!(
+            out,
+            "  {:<12} under runbook version {} at {}: {}",
+            "reevaluated",
+            r.runbook,
+            r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            r.changes
+        )?;
+    }
     Ok(())
 }
 

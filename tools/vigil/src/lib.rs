@@ -4,9 +4,11 @@
 //! # Layout
 //! - [`replay`]: event files through the ingest function's code.
 //! - [`redrive`]: re-forwarding stream records from on-failure messages, and catch-up.
+//! - [`retro`]: the report of `vigil runbook apply --retroactive`.
 
 pub mod explain;
 pub mod impact;
 pub mod redrive;
 pub mod replay;
+pub mod retro;
 pub mod runbook_cli;

@@ -134,6 +134,19 @@ enum RunbookCommand {
         #[arg(long, default_value = "30d")]
         since: String,
     },
+    /// Re-evaluate the open incidents under a runbook version (normally the one just
+    /// deployed): findings it suppresses leave their incidents, which are rebuilt from their
+    /// remaining findings (severity, deadline, environment, owner, route, notes), recording
+    /// the version. Without it a new version applies to new deliveries only.
+    Apply {
+        file: PathBuf,
+        /// Required: re-evaluating what was already decided is asked for explicitly.
+        #[arg(long)]
+        retroactive: bool,
+        /// Only print what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Validate a runbook and upload it as the new version of the deployed object (the ingest
     /// function picks it up within a minute). Refuses an invalid runbook.
     Upload {
@@ -162,6 +175,22 @@ async fn main() -> Result<()> {
                 Some(vigil::runbook_cli::explain(file, finding, now, &mut out)?)
             }
             RunbookCommand::Stats | RunbookCommand::Impact { .. } => None,
+            RunbookCommand::Apply {
+                retroactive: false, ..
+            } => {
+                bail!(
+                    "a runbook version applies to new deliveries once deployed (make deploy, or \
+                     vigil runbook upload); pass --retroactive to re-evaluate the open incidents \
+                     under it (--dry-run to see what would change)"
+                );
+            }
+            RunbookCommand::Apply { file, .. } => {
+                let c = vigil::runbook_cli::check(file, now, &mut out)?;
+                if c.errors > 0 {
+                    bail!("not applied: {} does not validate", file.display());
+                }
+                None
+            }
             RunbookCommand::Schema => {
                 println!("{}", vigil::runbook_cli::schema_text());
                 return Ok(());
@@ -299,6 +328,39 @@ async fn main() -> Result<()> {
                 .collect();
             let report = vigil::impact::impact(&rb, &records, &incidents, since.0, Utc::now());
             vigil::impact::print(&report, &mut std::io::stdout())?;
+        }
+        Command::Runbook {
+            command: RunbookCommand::Apply { file, dry_run, .. },
+        } => {
+            let mut rb = vigil_domain::Runbook::from_path(&file)?;
+            if rb.account_facts.organizations {
+                // The same facts the ingest function combines with the runbook.
+                use vigil_domain::ports::DirectorySource;
+                let source = vigil_aws_organizations::OrganizationsDirectory::new(
+                    vigil_aws_organizations::client().await,
+                );
+                let directory = source
+                    .read()
+                    .await
+                    .context("reading account facts from Organizations (account_facts)")?;
+                rb.directory = std::sync::Arc::new(directory);
+            }
+            let store = DynamoStore::new(client, config.table_name);
+            let report = vigil_domain::engine::retro::reevaluate_open(
+                &store,
+                &rb,
+                &config.settings,
+                Utc::now(),
+                dry_run,
+            )
+            .await?;
+            vigil::retro::print(&report, &rb.version, dry_run, &mut std::io::stdout())?;
+            if !report.skipped.is_empty() {
+                bail!(
+                    "{} open incidents were not re-evaluated (see above); run it again",
+                    report.skipped.len()
+                );
+            }
         }
         Command::Runbook { .. } => {
             let store = DynamoStore::new(client, config.table_name);

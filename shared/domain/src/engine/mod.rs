@@ -17,6 +17,7 @@
 
 pub mod plan;
 pub mod report;
+pub mod retro;
 #[cfg(test)]
 mod triage_tests;
 
