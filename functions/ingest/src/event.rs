@@ -31,6 +31,9 @@ pub struct Envelope<'a> {
     pub detail_type: Cow<'a, str>,
     #[serde(borrow)]
     pub source: Cow<'a, str>,
+    /// For a custom action, the action target's ARN (the first resource).
+    #[serde(default, borrow)]
+    pub resources: Vec<Cow<'a, str>>,
     #[serde(default, borrow)]
     detail: Detail<'a>,
 }

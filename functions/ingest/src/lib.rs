@@ -12,6 +12,7 @@
 //! - [`live`]: the deployed runbook, kept current from S3 without blocking the hot path.
 //! - [`metrics`]: the EMF lines.
 
+pub mod actions;
 pub mod config;
 pub mod event;
 pub mod facts;
@@ -151,6 +152,10 @@ pub struct Summary {
     /// Failed reads of account facts from Organizations since the last invocation.
     #[serde(skip)]
     pub account_facts_failed: u64,
+    /// Security Hub custom actions applied to incidents, and refused (not allowed in the
+    /// incident's status, or the finding is in no incident).
+    pub actions_applied: usize,
+    pub actions_refused: usize,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -255,6 +260,21 @@ pub async fn process<S: IncidentStore>(
         }
     })?;
     log_outcomes(event_id, &report);
+    if detail_type == crate::event::DETAIL_TYPE_CUSTOM_ACTION {
+        let target = event.resources.first().map(|r| r.as_ref()).unwrap_or("");
+        let (applied, refused) = crate::actions::apply(
+            &deps.store,
+            &deps.settings,
+            event_id,
+            target,
+            detail.action_name.as_deref(),
+            &findings,
+            Utc::now(),
+        )
+        .await?;
+        summary.actions_applied = applied;
+        summary.actions_refused = refused;
+    }
     if !report.rule_hits.is_empty() {
         // Statistics: a failure here is logged and counted, never a reason to retry the
         // event (its findings are stored; a retry would find them all duplicates).

@@ -215,18 +215,42 @@ fn insert_capped(set: &mut BTreeSet<String>, value: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum IncidentStatus {
-    /// At least one of its findings is active.
+    /// Waiting for an analyst.
     Open,
-    /// All its findings are archived, resolved or suppressed.
+    /// An analyst has it (its response deadline is met).
+    Acknowledged,
+    /// Closed: by an analyst, or because all its findings are archived, resolved or
+    /// suppressed in Security Hub.
     Resolved,
+    /// Closed as a false positive or accepted risk, with its reason.
+    Suppressed,
 }
 
 impl IncidentStatus {
+    pub const ALL: [IncidentStatus; 4] = [
+        Self::Open,
+        Self::Acknowledged,
+        Self::Resolved,
+        Self::Suppressed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Open => "OPEN",
+            Self::Acknowledged => "ACKNOWLEDGED",
             Self::Resolved => "RESOLVED",
+            Self::Suppressed => "SUPPRESSED",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -285,6 +309,21 @@ pub struct Incident {
     /// Why it has its severity, environment and deadline, and what runbook rules added.
     #[serde(default, skip_serializing_if = "IncidentTriage::is_empty")]
     pub triage: IncidentTriage,
+    /// Every change of status, oldest first (see [`crate::lifecycle`]); at most
+    /// [`crate::lifecycle::MAX_HISTORY`], `history_dropped` counts the older ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<crate::lifecycle::Transition>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub history_dropped: u64,
+    /// When it was first acknowledged, and by whom: its response deadline is met by this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// An incident's explanation and the runbook's additions: the reasons for its severity,
@@ -401,6 +440,10 @@ impl Incident {
                 environment: f.explanation.environment.clone(),
                 ..Default::default()
             },
+            history: Vec::new(),
+            history_dropped: 0,
+            acknowledged_at: None,
+            acknowledged_by: None,
         };
         // The opening finding is folded in by the caller through `apply`, like any other.
         inc.severity = SeverityLabel::Informational;
@@ -415,24 +458,40 @@ impl Incident {
         }
     }
 
-    /// Folds one finding state into the incident. `prev` is the finding's previous stored state,
-    /// if any. Returns whether anything an analyst sees changed.
+    /// [`Incident::apply_at`] at the incident's `updated_at` (tests, tools).
     pub fn apply(
         &mut self,
         prev: Option<&FindingRecord>,
         f: &NormalizedFinding,
         runbook: &Runbook,
     ) -> bool {
+        let now = self.updated_at;
+        self.apply_at(prev, f, runbook, now)
+    }
+
+    /// Folds one finding state into the incident at `now`. `prev` is the finding's previous
+    /// stored state, if any. Returns whether anything an analyst sees changed.
+    pub fn apply_at(
+        &mut self,
+        prev: Option<&FindingRecord>,
+        f: &NormalizedFinding,
+        runbook: &Runbook,
+        now: DateTime<Utc>,
+    ) -> bool {
         // Tracks every field it changes (all of them material), instead of cloning the
         // incident to compare: this runs once per finding state.
         let mut changed = false;
         let active = f.is_active();
+        let severity_before = self.severity;
         let member_before = prev.is_some_and(|p| p.incident_id.as_deref() == Some(&self.id));
+        // A finding that joins active, or a member that becomes active again.
+        let mut activated = !member_before && active;
         if member_before {
             let was_active = prev.is_some_and(FindingRecord::is_active);
             match (was_active, active) {
                 (false, true) => {
                     self.active_finding_count += 1;
+                    activated = true;
                     changed = true;
                 }
                 (true, false) => {
@@ -538,14 +597,60 @@ impl Incident {
             self.title = self.lead.title.clone();
             changed = true;
         }
-        let status = if self.active_finding_count > 0 {
-            IncidentStatus::Open
-        } else {
-            IncidentStatus::Resolved
-        };
-        changed |= status != self.status;
-        self.status = status;
+        changed |= self.settle(activated, member_before, severity_before, f, runbook, now);
         changed
+    }
+
+    /// The automatic transitions (see [`crate::runbook::Lifecycle`]), after `f` was folded in.
+    fn settle(
+        &mut self,
+        activated: bool,
+        member_before: bool,
+        severity_before: SeverityLabel,
+        f: &NormalizedFinding,
+        runbook: &Runbook,
+        now: DateTime<Utc>,
+    ) -> bool {
+        use IncidentStatus::*;
+        let rules = &runbook.lifecycle;
+        let how = if member_before {
+            "became active again"
+        } else {
+            "joined"
+        };
+        let to = match self.status {
+            Open | Acknowledged if self.active_finding_count == 0 && rules.auto_resolve => Some((
+                Resolved,
+                "every finding is archived, resolved or suppressed in Security Hub".to_owned(),
+            )),
+            Resolved if activated && rules.auto_reopen => {
+                Some((Open, format!("finding {} {how}", f.finding.id)))
+            }
+            // A false positive stays one, unless something more severe joins it.
+            Suppressed if activated && rules.auto_reopen && f.severity > severity_before => Some((
+                Open,
+                format!(
+                    "finding {} {how} at {}, above the {} it was suppressed at",
+                    f.finding.id, f.severity, severity_before
+                ),
+            )),
+            _ => None,
+        };
+        let Some((to, why)) = to else {
+            return false;
+        };
+        let from = self.status;
+        self.record(crate::lifecycle::Transition {
+            at: now,
+            from,
+            to,
+            by: crate::lifecycle::BY_VIGIL.to_owned(),
+            source: "ingest".to_owned(),
+            why: crate::bounds::clip(&why, crate::bounds::MAX_TEXT_CHARS),
+            reference: None,
+        });
+        self.status = to;
+        true
     }
 
     /// Adds what the runbook's rules decided about `f`: its rules, notes and route (the route

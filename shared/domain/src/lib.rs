@@ -27,6 +27,7 @@ pub mod enrich;
 pub mod error;
 pub mod finding;
 pub mod incident;
+pub mod lifecycle;
 pub mod ports;
 pub mod runbook;
 #[cfg(any(test, feature = "test-util"))]

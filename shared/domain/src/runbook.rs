@@ -330,6 +330,34 @@ impl Default for AccountFacts {
     }
 }
 
+/// How incidents close and reopen on their own (see [`crate::lifecycle`]).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifecycle {
+    /// Resolve an open or acknowledged incident when every finding in it is archived,
+    /// resolved or suppressed in Security Hub (a control's PASSED check resolves it there).
+    #[serde(default = "yes")]
+    pub auto_resolve: bool,
+    /// Reopen a resolved incident when an active finding joins it (within the correlation
+    /// window) or one of its findings becomes active again.
+    #[serde(default = "yes")]
+    pub auto_reopen: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            auto_resolve: true,
+            auto_reopen: true,
+        }
+    }
+}
+
 /// The whole runbook.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -352,6 +380,9 @@ pub struct Runbook {
     /// Account facts from AWS Organizations.
     #[serde(default)]
     pub account_facts: AccountFacts,
+    /// Automatic resolution and reopening of incidents.
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
     /// The facts read from Organizations (filled by the function, not written in YAML).
     #[serde(skip)]
     pub directory: std::sync::Arc<AccountDirectory>,

@@ -370,3 +370,34 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
         assert!(out.contains(m), "{m} not on the dashboard");
     }
 }
+
+#[test]
+fn the_template_creates_the_custom_action_targets_ingest_understands() {
+    let t = template();
+    let mut ids: Vec<String> = Vec::new();
+    for (_, r) in t["Resources"].as_mapping().unwrap() {
+        if s(&r["Type"]) != "AWS::SecurityHub::ActionTarget" {
+            continue;
+        }
+        let p = &r["Properties"];
+        let (id, name) = (s(&p["Id"]), s(&p["Name"]));
+        assert!(
+            id.len() <= 20 && id.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{id}"
+        );
+        assert!(
+            name.chars().count() <= 20,
+            "Security Hub allows 20 characters: {name}"
+        );
+        assert!(s(&p["Description"]).len() <= 256);
+        assert_eq!(s(&r["Condition"]), "CreatesActionTargets");
+        ids.push(id);
+    }
+    ids.sort();
+    let mut known: Vec<String> = vigil_domain::lifecycle::ACTION_TARGETS
+        .iter()
+        .map(|(id, _)| (*id).to_owned())
+        .collect();
+    known.sort();
+    assert_eq!(ids, known);
+}

@@ -19,6 +19,7 @@ mod forward_sinks;
 mod forward_stream;
 mod infra;
 mod lambda_runtime;
+mod lifecycle;
 mod retro;
 mod runbook_s3;
 mod store;

@@ -69,6 +69,43 @@ fn print_incident(out: &mut dyn Write, i: &Incident) -> std::io::Result<()> {
     for n in &t.notes {
         writeln!(out, "  {:<12} {} (rule {})", "note", n.text, n.rule)?;
     }
+    if let (Some(at), Some(by)) = (i.acknowledged_at, &i.acknowledged_by) {
+        let met = match i.response_deadline {
+            Some(d) if at <= d => " (deadline met)",
+            Some(_) => " (after the deadline)",
+            None => "",
+        };
+        writeln!(
+            out,
+            "  {:<12} {} by {by}{met}",
+            "acknowledged",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        )?;
+    }
+    if i.history_dropped > 0 {
+        writeln!(
+            out,
+            "  {:<12} ({} older transitions not kept)",
+            "history", i.history_dropped
+        )?;
+    }
+    for h in &i.history {
+        writeln!(
+            out,
+            "  {:<12} {} {} -> {} by {} via {}{}",
+            "history",
+            h.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            h.from,
+            h.to,
+            h.by,
+            h.source,
+            if h.why.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", h.why)
+            }
+        )?;
+    }
     if let Some(r) = &t.reevaluated {
         writeln!(
             out,

@@ -99,6 +99,21 @@ enum Command {
         #[arg(long)]
         product_arn: Option<String>,
     },
+    /// Act on an incident: acknowledge it (meets its response deadline), resolve it,
+    /// suppress it as a false positive (with a reason), or reopen it. Recorded in its history
+    /// and forwarded like any change.
+    Incident {
+        #[arg(value_enum)]
+        action: IncidentAction,
+        /// The incident id (`inc-...`).
+        id: String,
+        /// Who acts (recorded in the history); defaults to $USER.
+        #[arg(long, env = "VIGIL_ANALYST")]
+        by: Option<String>,
+        /// Why (required to suppress).
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// List incidents, most recent first.
     Incidents {
         /// Only open incidents.
@@ -111,6 +126,26 @@ enum Command {
         #[arg(long)]
         findings: bool,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum IncidentAction {
+    Ack,
+    Resolve,
+    Suppress,
+    Reopen,
+}
+
+impl From<IncidentAction> for vigil_domain::lifecycle::Action {
+    fn from(a: IncidentAction) -> Self {
+        use vigil_domain::lifecycle::Action;
+        match a {
+            IncidentAction::Ack => Action::Acknowledge,
+            IncidentAction::Resolve => Action::Resolve,
+            IncidentAction::Suppress => Action::Suppress,
+            IncidentAction::Reopen => Action::Reopen,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -425,6 +460,63 @@ async fn main() -> Result<()> {
                 t.events, t.findings, t.stored, t.duplicates, t.invalid, t.unreadable_files,
                 deps.store.write_requests()
             );
+        }
+        Command::Incident {
+            action,
+            id,
+            by,
+            note,
+        } => {
+            use vigil_domain::lifecycle::{transition, Actor, Outcome};
+            let Some(by) = by
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|b| !b.trim().is_empty())
+            else {
+                bail!("say who acts: --by NAME (or VIGIL_ANALYST, or USER)");
+            };
+            let store = DynamoStore::new(client, config.table_name);
+            let actor = Actor {
+                by,
+                source: "cli".into(),
+                reference: None,
+            };
+            let action: vigil_domain::lifecycle::Action = action.into();
+            match transition(
+                &store,
+                &id,
+                action,
+                &actor,
+                note.as_deref(),
+                Utc::now(),
+                config.settings.max_attempts,
+            )
+            .await?
+            {
+                Outcome::Changed(i) => {
+                    let t = i.history.last();
+                    println!(
+                        "{id}: {} -> {} by {}{}",
+                        t.map(|t| t.from.as_str()).unwrap_or(""),
+                        i.status,
+                        actor.by,
+                        match (action, i.response_deadline, i.acknowledged_at) {
+                            (vigil_domain::lifecycle::Action::Acknowledge, Some(d), Some(a)) =>
+                                if a <= d {
+                                    format!(" (deadline {} met)", d.format("%Y-%m-%d %H:%M:%S UTC"))
+                                } else {
+                                    format!(
+                                        " (deadline {} missed by {} min)",
+                                        d.format("%Y-%m-%d %H:%M:%S UTC"),
+                                        (a - d).num_minutes()
+                                    )
+                                },
+                            _ => String::new(),
+                        }
+                    );
+                }
+                Outcome::Unchanged(i) => println!("{id}: already {}", i.status),
+                Outcome::NotFound => bail!("no incident {id}"),
+            }
         }
         Command::Incidents {
             open,

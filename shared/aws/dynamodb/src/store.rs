@@ -463,18 +463,21 @@ impl IncidentReader for DynamoStore {
 
     /// Open incidents (and resolved ones unless `open_only`), most recently seen first.
     async fn list_incidents(&self, open_only: bool) -> Result<Vec<Incident>, StoreError> {
-        let mut out: Vec<Incident> = self
-            .via_index(GSI_BY_STATUS, ATTR_STATUS, "OPEN", "I")
-            .await?;
-        if !open_only {
+        use vigil_domain::IncidentStatus;
+        let mut out: Vec<Incident> = Vec::new();
+        for status in IncidentStatus::ALL {
+            let live = matches!(status, IncidentStatus::Open | IncidentStatus::Acknowledged);
+            if open_only && !live {
+                continue;
+            }
             out.extend(
-                self.via_index::<Incident>(GSI_BY_STATUS, ATTR_STATUS, "RESOLVED", "I")
+                self.via_index::<Incident>(GSI_BY_STATUS, ATTR_STATUS, status.as_str(), "I")
                     .await?,
             );
         }
         out.sort_by(|a, b| {
-            (a.status != vigil_domain::IncidentStatus::Open)
-                .cmp(&(b.status != vigil_domain::IncidentStatus::Open))
+            (!a.is_live())
+                .cmp(&!b.is_live())
                 .then(b.last_seen.cmp(&a.last_seen))
                 .then(a.id.cmp(&b.id))
         });

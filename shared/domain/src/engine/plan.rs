@@ -300,7 +300,7 @@ pub fn plan(
                     .cloned()
                     .unwrap_or_else(|| Incident::open(f, runbook, now, settings.incident_retention))
             });
-            if inc.apply(prev, f, runbook) {
+            if inc.apply_at(prev, f, runbook, now) {
                 changed_incidents.insert(id.clone());
                 inc.journal.record(Folded::of(&new_record, now));
             }

@@ -2,7 +2,7 @@
 //! (`vigil runbook apply FILE --retroactive`). Without it a new version applies to new
 //! deliveries only.
 //!
-//! For each open incident, every member finding's stored state is triaged again under the new
+//! For each open or acknowledged incident, every member finding's stored state is triaged again under the new
 //! version. When nothing the runbook decides about any member changes, the incident is left
 //! alone. Otherwise:
 //! - members the new version suppresses leave the incident (their records keep the rule and
@@ -226,7 +226,6 @@ fn rebuild(
             inc.triage.rules.clear();
             inc.triage.notes.clear();
             inc.triage.route = None;
-            inc.status = IncidentStatus::Resolved;
             inc
         }
     };
@@ -250,6 +249,28 @@ fn rebuild(
     // Every journal entry is held by its record (checked before), so none is needed.
     inc.journal = Journal::default();
     inc.triage.reevaluated = old.triage.reevaluated.clone();
+    // The lifecycle is the analysts': kept, except that an incident left with no active
+    // finding is resolved (when the runbook resolves incidents on its own).
+    inc.history = old.history.clone();
+    inc.history_dropped = old.history_dropped;
+    inc.acknowledged_at = old.acknowledged_at;
+    inc.acknowledged_by = old.acknowledged_by.clone();
+    inc.status = old.status;
+    if inc.active_finding_count == 0 && rb.lifecycle.auto_resolve && old.is_live() {
+        inc.record(crate::lifecycle::Transition {
+            at: now,
+            from: old.status,
+            to: IncidentStatus::Resolved,
+            by: crate::lifecycle::BY_VIGIL.to_owned(),
+            source: "runbook-apply".to_owned(),
+            why: format!(
+                "no active finding left under runbook version {}",
+                rb.version
+            ),
+            reference: None,
+        });
+        inc.status = IncidentStatus::Resolved;
+    }
     inc
 }
 
@@ -373,7 +394,7 @@ async fn one<S: IncidentStore + IncidentReader>(
                 .push((id.to_owned(), "no longer stored".into()));
             return Ok(());
         };
-        if incident.status != IncidentStatus::Open {
+        if !incident.is_live() {
             report
                 .skipped
                 .push((id.to_owned(), format!("now {}", incident.status.as_str())));

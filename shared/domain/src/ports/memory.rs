@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use crate::correlate::CorrelationHead;
 use crate::error::StoreError;
 use crate::finding::FindingRecord;
-use crate::incident::{Incident, IncidentStatus};
+use crate::incident::Incident;
 use crate::ports::delivery::{
     DeadLetter, DeliveryLedger, DeliveryState, DeliveryStates, DueEntry, OutboxEntry,
 };
@@ -365,7 +365,7 @@ impl IncidentReader for MemoryStore {
         Ok(self
             .incidents()
             .into_iter()
-            .filter(|i| !open_only || i.status == IncidentStatus::Open)
+            .filter(|i| !open_only || i.is_live())
             .collect())
     }
 

@@ -117,6 +117,8 @@ pub trait FindingCleanup: Send + Sync {
 
 /// Read side used by the CLI and tests.
 pub trait IncidentReader: Send + Sync {
+    /// Every incident, or with `open_only` those an analyst may still act on (open or
+    /// acknowledged).
     fn list_incidents(
         &self,
         open_only: bool,
