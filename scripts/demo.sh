@@ -22,7 +22,7 @@ log "incidents in $TABLE_NAME:"
 "$VIGIL" incidents
 echo
 log "the same incidents with their findings: $VIGIL incidents --findings   (JSON: --json)"
-"$VIGIL" incidents --open --findings | sed -n '/^$/,$p' | head -40
+"$VIGIL" incidents --open --findings | sed -n '/^$/,$p' | sed -n 1,40p
 echo
 log "runbook triage: the example runbook's own tests (what a customer's CI runs)"
 "$VIGIL" runbook check examples/runbook.yaml
@@ -40,6 +40,11 @@ for l in sys.stdin:
     if "root-credential-production" in i.get("triage",{}).get("rules",[]): print(i["id"]); break')
 log "root credential use in production, raised to HIGH by the runbook: vigil explain $ROOT_INCIDENT"
 "$VIGIL" explain "$ROOT_INCIDENT"
+echo
+log "an analyst acknowledges it (acknowledging is what meets a response deadline; the sample findings are days old, so this one is late); the history says who, when and why"
+"$VIGIL" incident ack "$ROOT_INCIDENT" --by analyst@example.com --note "calling the payments account owner"
+"$VIGIL" incident ack "$ROOT_INCIDENT" --by other@example.com
+"$VIGIL" explain "$ROOT_INCIDENT" | grep -E "^  (state|acknowledged|history)"
 echo
 mkdir -p "$ROOT/target/demo"
 NEXT="$ROOT/target/demo/runbook-next.yaml"
@@ -70,7 +75,7 @@ for l in sys.stdin:
     i=json.loads(l)
     if i.get("triage",{}).get("reevaluated"): print(i["id"]); break')
 log "the analytics bucket's incident now holds two findings, and says why: vigil explain $REEVALUATED"
-"$VIGIL" explain "$REEVALUATED" | head -12
+"$VIGIL" explain "$REEVALUATED" | sed -n 1,12p
 echo
 log "running it again changes nothing"
 "$VIGIL" runbook apply "$NEXT" --retroactive
@@ -94,4 +99,4 @@ log "forwarding again sends nothing: every sink already has every version (per-s
 echo "  lines in the sink file: $(wc -l < "$SIEM_FILE")"
 echo
 log "first payload in full:"
-head -1 "$SIEM_FILE" | python3 -m json.tool | head -60
+head -1 "$SIEM_FILE" | python3 -m json.tool | sed -n 1,60p

@@ -87,6 +87,14 @@ pub struct IncidentPayload {
     pub status: IncidentStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_deadline: Option<DateTime<Utc>>,
+    /// The first acknowledgement (it meets the deadline when not later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// The last change of status: who, when, why, from where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition: Option<vigil_domain::lifecycle::Transition>,
     pub account_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,
@@ -173,6 +181,9 @@ impl IncidentPayload {
             severity: inc.severity,
             status: inc.status,
             response_deadline: inc.response_deadline,
+            acknowledged_at: inc.acknowledged_at,
+            acknowledged_by: inc.acknowledged_by.clone(),
+            last_transition: inc.history.last().cloned(),
             account_id: inc.account_id.clone(),
             account_name: inc.account_name.clone(),
             environment: inc.environment.as_str().to_owned(),
