@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use vigil_wire::sinks::SinkConfig;
 
-use crate::clients::{file, hec, syslog, webhook};
+use crate::clients::{file, hec, pagerduty, syslog, webhook};
 use crate::message::{Delivery, SendResults};
 use crate::secrets::Secrets;
 use crate::tls::TlsError;
@@ -16,6 +16,7 @@ pub enum Sink {
     Hec(hec::HecClient),
     Syslog(syslog::SyslogClient),
     Webhook(webhook::WebhookClient),
+    PagerDuty(pagerduty::PagerDutyClient),
     File(file::FileClient),
 }
 
@@ -30,6 +31,9 @@ impl Sink {
             SinkConfig::Webhook(c) => {
                 Sink::Webhook(webhook::WebhookClient::new(c.clone(), secrets.clone())?)
             }
+            SinkConfig::PagerDuty(c) => {
+                Sink::PagerDuty(pagerduty::PagerDutyClient::new(c.clone(), secrets.clone())?)
+            }
             SinkConfig::File(c) => Sink::File(file::FileClient::new(c.clone())),
         })
     }
@@ -39,6 +43,7 @@ impl Sink {
             Sink::Hec(s) => &s.config().name,
             Sink::Syslog(s) => &s.config().name,
             Sink::Webhook(s) => &s.config().name,
+            Sink::PagerDuty(s) => &s.config().name,
             Sink::File(s) => &s.config().name,
         }
     }
@@ -48,6 +53,7 @@ impl Sink {
             Sink::Hec(_) => "hec",
             Sink::Syslog(_) => "syslog",
             Sink::Webhook(_) => "webhook",
+            Sink::PagerDuty(_) => "pagerduty",
             Sink::File(_) => "file",
         }
     }
@@ -62,6 +68,7 @@ impl Sink {
             Sink::Hec(s) => s.send(batch).await,
             Sink::Syslog(s) => s.send(batch).await,
             Sink::Webhook(s) => s.send(batch).await,
+            Sink::PagerDuty(s) => s.send(batch).await,
             Sink::File(s) => s.send(batch).await,
         }
     }
@@ -72,6 +79,7 @@ impl Sink {
             Sink::Hec(s) => s.refresh_credentials(),
             Sink::Syslog(s) => s.refresh_credentials(),
             Sink::Webhook(s) => s.refresh_credentials(),
+            Sink::PagerDuty(s) => s.refresh_credentials(),
             Sink::File(_) => {}
         }
     }

@@ -9,11 +9,13 @@
 //! - [`hec_event`]: Splunk HEC envelopes (CIM Alerts names), request bodies within a size
 //!   limit, reply codes and indexer acknowledgements.
 //! - [`webhook_signature`]: Standard Webhooks signatures.
+//! - [`pagerduty`]: PagerDuty Events API v2 events that follow an incident's lifecycle.
 //! - [`sinks`]: the sink configuration (`VIGIL_SINKS`).
 //! - [`retry`]: failure classes, `Retry-After`, the retry configuration and backoff with full
 //!   jitter.
 
 pub mod hec_event;
+pub mod pagerduty;
 pub mod payload;
 pub mod retry;
 pub mod sinks;

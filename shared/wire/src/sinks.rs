@@ -239,6 +239,40 @@ pub struct WebhookSink {
     pub timeout_secs: u64,
 }
 
+/// PagerDuty Events API v2 (see [`crate::pagerduty`]): an alert per incident, triggered,
+/// acknowledged and resolved with it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutySink {
+    pub name: String,
+    /// The integration's routing key (32 characters).
+    pub routing_key: SecretRef,
+    #[serde(default = "default_pagerduty_url")]
+    pub url: String,
+    /// Only incidents at least this severe page.
+    #[serde(default = "default_min_severity")]
+    pub min_severity: vigil_domain::asff::SeverityLabel,
+    /// Only incidents on one of these runbook routes (empty: any).
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Only incidents in one of these environments (empty: any).
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_pagerduty_url() -> String {
+    "https://events.pagerduty.com/v2/enqueue".into()
+}
+fn default_min_severity() -> vigil_domain::asff::SeverityLabel {
+    vigil_domain::asff::SeverityLabel::High
+}
+
 /// JSON lines to a file (or `-` for stdout): local runs and debugging.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -253,6 +287,8 @@ pub enum SinkConfig {
     Hec(HecSink),
     Syslog(SyslogSink),
     Webhook(WebhookSink),
+    #[serde(rename = "pagerduty")]
+    PagerDuty(PagerDutySink),
     File(FileSink),
 }
 
@@ -262,6 +298,7 @@ impl SinkConfig {
             SinkConfig::Hec(s) => &s.name,
             SinkConfig::Syslog(s) => &s.name,
             SinkConfig::Webhook(s) => &s.name,
+            SinkConfig::PagerDuty(s) => &s.name,
             SinkConfig::File(s) => &s.name,
         }
     }
@@ -271,6 +308,7 @@ impl SinkConfig {
             SinkConfig::Hec(_) => "hec",
             SinkConfig::Syslog(_) => "syslog",
             SinkConfig::Webhook(_) => "webhook",
+            SinkConfig::PagerDuty(_) => "pagerduty",
             SinkConfig::File(_) => "file",
         }
     }
@@ -386,6 +424,20 @@ impl SinksConfig {
                     w.secret.check(name, "secret")?;
                     check_tls(name, &w.tls)?;
                     check_range(name, "timeout_secs", w.timeout_secs, 1, 60)?;
+                }
+                SinkConfig::PagerDuty(d) => {
+                    check_url(name, &d.url, d.allow_http)?;
+                    d.routing_key.check(name, "routing_key")?;
+                    check_tls(name, &d.tls)?;
+                    check_range(name, "timeout_secs", d.timeout_secs, 1, 60)?;
+                    for e in &d.environments {
+                        if vigil_domain::runbook::Environment::parse(e).is_none() {
+                            return Err(invalid(
+                                name,
+                                format!("environments: unknown environment {e:?}"),
+                            ));
+                        }
+                    }
                 }
                 SinkConfig::File(f) => {
                     if f.path.is_empty() {

@@ -892,3 +892,84 @@ proptest::proptest! {
         });
     }
 }
+
+#[tokio::test]
+async fn pagerduty_alerts_follow_the_incident_lifecycle_once_each() {
+    use vigil_domain::IncidentStatus;
+    use vigil_e2e::receivers::pagerduty::PagerDutyReceiver;
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+    let pd = PagerDutyReceiver::start(KEY).await;
+    let yaml = format!(
+        "sinks:\n  - {{type: pagerduty, name: pager, url: '{}', allow_http: true, routing_key: {{value: '{KEY}'}}}}",
+        pd.url()
+    );
+    let ledger = Arc::new(MemoryLedger::default());
+    let d = deps(&yaml, ledger.clone());
+    // One incident's life: opened, a finding joins, acknowledged, resolved.
+    let v1 = synthetic_incident("root credential use", 7, 1);
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.finding_count = 2;
+    v2.active_finding_count = 2;
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    v3.status = IncidentStatus::Acknowledged;
+    let mut v4 = v3.clone();
+    v4.version = 4;
+    v4.status = IncidentStatus::Resolved;
+    // A LOW incident pages nobody (min_severity HIGH by default).
+    let mut low = synthetic_incident("low", 8, 1);
+    low.severity = vigil_domain::asff::SeverityLabel::Low;
+    let recs = vec![
+        incident_record(&v1, None, 1),
+        incident_record(&v2, Some(&v1), 2),
+        incident_record(&v3, Some(&v2), 3),
+        incident_record(&v4, Some(&v3), 4),
+        incident_record(&low, None, 5),
+    ];
+    // PagerDuty throttles the first attempt: retried, in order.
+    pd.fault(Fault::TooMany {
+        retry_after_secs: 0,
+    });
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    let r = forward::drain(
+        &d,
+        chrono::Utc::now() + chrono::Duration::hours(1),
+        None,
+        "t",
+    )
+    .await;
+    let _ = r;
+    let actions: Vec<String> = pd.actions().into_iter().map(|(a, _)| a).collect();
+    assert_eq!(
+        actions,
+        ["trigger", "acknowledge", "resolve"],
+        "{:?}",
+        pd.with(|s| s.invalid.clone())
+    );
+    assert!(pd.actions().iter().all(|(_, k)| *k == v1.id));
+    assert_eq!(
+        pd.with(|s| s.alerts.get(&v1.id).cloned()).as_deref(),
+        Some("resolved")
+    );
+    assert!(pd.with(|s| s.invalid.is_empty()));
+    let trigger = pd.with(|s| s.events[0].clone());
+    assert_eq!(trigger["payload"]["severity"], "error");
+    assert_eq!(
+        trigger["payload"]["custom_details"]["incident_id"],
+        v1.id.as_str()
+    );
+    // The stream redelivers the batch: nothing is sent twice.
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    assert_eq!(pd.actions().len(), 3);
+
+    // A 400 (bad event) is dead-lettered alone; a wrong key is the same class at PagerDuty.
+    let mut v5 = v4.clone();
+    v5.version = 5;
+    v5.status = IncidentStatus::Open;
+    pd.fault(Fault::Status(400));
+    let r = forward::process(&d, &event(&[incident_record(&v5, Some(&v4), 6)]), None).await;
+    assert_eq!(r.per_sink["pager"].dead_lettered, 1, "{r:?}");
+}

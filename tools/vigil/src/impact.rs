@@ -8,7 +8,6 @@ use std::io::Write;
 
 use chrono::{DateTime, Duration, Utc};
 use vigil_domain::engine::normalize_one;
-use vigil_domain::incident::IncidentStatus;
 use vigil_domain::{FindingRecord, Incident, Runbook};
 
 /// What one rule would do to the stored findings.
@@ -51,11 +50,10 @@ pub fn impact(
             continue;
         };
         f.triage(rb, now);
-        let open = r.incident_id.as_ref().filter(|id| {
-            incidents
-                .get(*id)
-                .is_some_and(|i| i.status == IncidentStatus::Open)
-        });
+        let open = r
+            .incident_id
+            .as_ref()
+            .filter(|id| incidents.get(*id).is_some_and(|i| i.is_live()));
         if r.suppressed_by().is_some() && f.decisions.suppressed.is_none() {
             out.no_longer_suppressed += 1;
         }

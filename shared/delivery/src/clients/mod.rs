@@ -3,5 +3,6 @@
 
 pub mod file;
 pub mod hec;
+pub mod pagerduty;
 pub mod syslog;
 pub mod webhook;
