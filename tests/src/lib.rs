@@ -443,7 +443,7 @@ pub async fn drain_until_empty(
 }
 
 /// `ingest::process` on an event built as JSON: the text it receives is the event's.
-pub async fn process<S: vigil_domain::IncidentStore>(
+pub async fn process<S: vigil_domain::IncidentStore + vigil_domain::ports::EscalationIndex>(
     deps: &ingest::Deps<S>,
     event: Value,
 ) -> Result<ingest::Summary, ingest::IngestError> {

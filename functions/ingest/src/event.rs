@@ -15,6 +15,8 @@ use serde_json::value::RawValue;
 /// The detail-types whose `detail.findings` Vigil ingests.
 pub const DETAIL_TYPE_IMPORTED: &str = "Security Hub Findings - Imported";
 pub const DETAIL_TYPE_CUSTOM_ACTION: &str = "Security Hub Findings - Custom Action";
+/// The escalation schedule's input (`source: vigil.scheduler`): run the escalation steps due.
+pub const DETAIL_TYPE_ESCALATION: &str = "Vigil Escalation";
 
 pub fn is_findings_detail_type(detail_type: &str) -> bool {
     detail_type == DETAIL_TYPE_IMPORTED || detail_type == DETAIL_TYPE_CUSTOM_ACTION

@@ -26,6 +26,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
+use vigil_domain::ports::EscalationIndex;
 use vigil_domain::{BatchReport, IncidentStore, Outcome, Runbook, Settings, StoreError};
 
 use crate::event::{is_findings_detail_type, Envelope};
@@ -156,6 +157,9 @@ pub struct Summary {
     /// incident's status, or the finding is in no incident).
     pub actions_applied: usize,
     pub actions_refused: usize,
+    /// An escalation run (the schedule): incidents looked at, step occurrences done.
+    pub escalation_examined: usize,
+    pub escalation_steps: usize,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -176,7 +180,7 @@ pub struct ClassCounts {
 }
 
 /// The Lambda handler.
-pub async fn handle<S: IncidentStore>(
+pub async fn handle<S: IncidentStore + EscalationIndex>(
     deps: &Deps<S>,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Summary, IngestError> {
@@ -199,7 +203,7 @@ pub async fn handle<S: IncidentStore>(
 }
 
 /// Processes one EventBridge event (its JSON text).
-pub async fn process<S: IncidentStore>(
+pub async fn process<S: IncidentStore + EscalationIndex>(
     deps: &Deps<S>,
     payload: &str,
 ) -> Result<Summary, IngestError> {
@@ -212,6 +216,28 @@ pub async fn process<S: IncidentStore>(
         detail_type: detail_type.to_owned(),
         ..Default::default()
     };
+    if detail_type == crate::event::DETAIL_TYPE_ESCALATION {
+        // The escalation schedule (every minute): the steps due now, once each.
+        let r = vigil_domain::escalation::run(
+            &deps.store,
+            &deps.runbook(),
+            Utc::now(),
+            deps.settings.max_attempts,
+        )
+        .await
+        .inspect_err(|e| tracing::error!(event_id, error = %e, retryable = e.is_retryable(), "escalation run failed; the next run retries"))?;
+        summary.escalation_steps = r.steps;
+        summary.escalation_examined = r.examined;
+        tracing::info!(
+            event_id,
+            examined = r.examined,
+            steps = r.steps,
+            refreshed = r.refreshed,
+            conflicts = r.conflicts,
+            "escalation run"
+        );
+        return Ok(summary);
+    }
     if !is_findings_detail_type(detail_type) {
         tracing::warn!(
             event_id,

@@ -320,6 +320,12 @@ pub struct Incident {
     pub acknowledged_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_by: Option<String>,
+    /// Its escalation: the policy, the steps done, when to look again.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::escalation::Escalation::is_empty"
+    )]
+    pub escalation: crate::escalation::Escalation,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -444,6 +450,7 @@ impl Incident {
             history_dropped: 0,
             acknowledged_at: None,
             acknowledged_by: None,
+            escalation: Default::default(),
         };
         // The opening finding is folded in by the caller through `apply`, like any other.
         inc.severity = SeverityLabel::Informational;

@@ -25,6 +25,7 @@ pub mod correlate;
 pub mod engine;
 pub mod enrich;
 pub mod error;
+pub mod escalation;
 pub mod finding;
 pub mod incident;
 pub mod lifecycle;

@@ -198,6 +198,10 @@ pub fn act(
         reference: actor.reference.as_deref().map(clip),
     });
     next.status = to;
+    // Escalation stops with the wait for an analyst; a reopened incident is looked at again
+    // at once (the escalation run computes its next step).
+    next.escalation.notify.clear();
+    next.escalation.next_check = (to == IncidentStatus::Open).then_some(now);
     Ok(Some(next))
 }
 

@@ -383,6 +383,12 @@ pub struct Runbook {
     /// Automatic resolution and reopening of incidents.
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// Escalation policies, the first that matches an incident applies (see
+    /// [`crate::escalation`]).
+    #[serde(default)]
+    pub escalation: Vec<crate::escalation::PolicySpec>,
+    #[serde(skip)]
+    escalation_compiled: Vec<crate::escalation::Policy>,
     /// The facts read from Organizations (filled by the function, not written in YAML).
     #[serde(skip)]
     pub directory: std::sync::Arc<AccountDirectory>,
@@ -414,6 +420,13 @@ impl Runbook {
         })?;
         rb.validate(origin)?;
         rb.compile(text, origin)?;
+        rb.escalation_compiled =
+            crate::escalation::compile(&rb.escalation, &rb.routes).map_err(|message| {
+                RunbookError::Invalid {
+                    origin: origin.to_owned(),
+                    message,
+                }
+            })?;
         rb.version = format!("rb-{}", crate::finding::short_hash(&[text], 12));
         Ok(rb)
     }
@@ -450,6 +463,11 @@ impl Runbook {
     /// The compiled triage rules.
     pub fn rules(&self) -> &CompiledRules {
         &self.compiled
+    }
+
+    /// The compiled escalation policies, in order.
+    pub fn escalation_policies(&self) -> &[crate::escalation::Policy] {
+        &self.escalation_compiled
     }
 
     pub fn from_path(path: &Path) -> Result<Self, RunbookError> {

@@ -1,7 +1,9 @@
 //! PagerDuty Events API v2: which incident versions page, and the event each sends. The
 //! incident id is the `dedup_key`, so PagerDuty's alert follows Vigil's incident: `trigger`
 //! when it opens (or reopens, or its severity changes while open), `acknowledge` when an
-//! analyst acknowledges it, `resolve` when it is resolved or suppressed. Other versions (a
+//! analyst acknowledges it, `resolve` when it is resolved or suppressed; an escalation step to
+//! one of the sink's routes triggers again (PagerDuty adds it to the open alert, or opens one
+//! for an incident below `min_severity`). Other versions (a
 //! finding joining, a moved deadline) send nothing: PagerDuty pages people, not logs.
 
 use serde::Serialize;
@@ -55,8 +57,20 @@ pub fn severity(s: SeverityLabel) -> &'static str {
     }
 }
 
-/// Whether the sink's filters select the incident (severity, routes, environments).
+/// Whether an escalation step of this version notifies one of the sink's routes (any route
+/// when the sink names none).
+pub fn notified(sink: &PagerDutySink, p: &IncidentPayload) -> bool {
+    p.notify
+        .iter()
+        .any(|r| sink.routes.is_empty() || sink.routes.contains(r))
+}
+
+/// Whether the sink's filters select the incident (severity, routes, environments). An
+/// escalation step to one of its routes selects it whatever its severity.
 pub fn selects(sink: &PagerDutySink, p: &IncidentPayload) -> bool {
+    if notified(sink, p) {
+        return true;
+    }
     p.severity >= sink.min_severity
         && (sink.routes.is_empty()
             || p.explanation
@@ -100,7 +114,12 @@ pub fn event(sink: &PagerDutySink, routing_key: &str, p: &IncidentPayload) -> Op
     let resync = p.change.kind == ChangeKind::Resync;
     let action = match p.status {
         IncidentStatus::Open
-            if selects(sink, p) && (opened || resync || status_changed || severity_changed) =>
+            if selects(sink, p)
+                && (opened
+                    || resync
+                    || status_changed
+                    || severity_changed
+                    || notified(sink, p)) =>
         {
             "trigger"
         }

@@ -58,6 +58,9 @@ pub fn classify(old: Option<&Incident>, new: &Incident) -> Option<Change> {
     if new.response_deadline != old.response_deadline {
         push("response_deadline");
     }
+    if !new.escalation.notify.is_empty() && new.escalation.done.len() > old.escalation.done.len() {
+        push("escalation");
+    }
     if new.status != old.status {
         push("status");
         return Some(Change {
@@ -95,6 +98,10 @@ pub struct IncidentPayload {
     /// The last change of status: who, when, why, from where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition: Option<vigil_domain::lifecycle::Transition>,
+    /// The runbook routes an escalation step of this version notifies (see
+    /// `vigil_domain::escalation`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
     pub account_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_name: Option<String>,
@@ -184,6 +191,7 @@ impl IncidentPayload {
             acknowledged_at: inc.acknowledged_at,
             acknowledged_by: inc.acknowledged_by.clone(),
             last_transition: inc.history.last().cloned(),
+            notify: inc.escalation.notify.clone(),
             account_id: inc.account_id.clone(),
             account_name: inc.account_name.clone(),
             environment: inc.environment.as_str().to_owned(),

@@ -248,6 +248,20 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
         custom["detail"].is_null(),
         "custom actions are never filtered"
     );
+    // Escalation: every minute, the escalation partition of the index only.
+    let esc = &events["EscalationSchedule"]["Properties"];
+    assert_eq!(s(&esc["ScheduleExpression"]), "rate(1 minute)");
+    let input: serde_json::Value = serde_json::from_str(&s(&esc["Input"])).unwrap();
+    assert_eq!(input["detail-type"], "Vigil Escalation");
+    let q = role_statements(&t, "IngestRole")
+        .into_iter()
+        .find(|st| s(&st["Sid"]) == "EscalationIndexQuery")
+        .unwrap();
+    assert_eq!(s(&q["Action"]), "dynamodb:Query");
+    assert_eq!(
+        s(&q["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"][0]),
+        "ESCALATE"
+    );
     // The default record states keep ARCHIVED (how incidents learn a finding went away).
     let states = s(&t["Parameters"]["ImportedRecordStates"]["Default"]);
     assert!(states.contains("ARCHIVED"), "{states}");

@@ -15,6 +15,7 @@
 mod account_facts;
 mod concurrency;
 mod corpus;
+mod escalation;
 mod forward_sinks;
 mod forward_stream;
 mod infra;

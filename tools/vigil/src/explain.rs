@@ -106,6 +106,22 @@ fn print_incident(out: &mut dyn Write, i: &Incident) -> std::io::Result<()> {
             }
         )?;
     }
+    for d in &i.escalation.done {
+        writeln!(
+            out,
+            "  {:<12} step {} #{} -> route {} at {}{}",
+            "escalation",
+            d.step,
+            d.n,
+            d.route,
+            d.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            if d.skipped {
+                " (skipped: a later one was due)"
+            } else {
+                ""
+            }
+        )?;
+    }
     if let Some(r) = &t.reevaluated {
         writeln!(
             out,

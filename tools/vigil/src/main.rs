@@ -114,6 +114,9 @@ enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Run the escalation steps due now once, as the ingest function's schedule does every
+    /// minute (runbook `escalation:`).
+    Escalate,
     /// List incidents, most recent first.
     Incidents {
         /// Only open incidents.
@@ -517,6 +520,20 @@ async fn main() -> Result<()> {
                 Outcome::Unchanged(i) => println!("{id}: already {}", i.status),
                 Outcome::NotFound => bail!("no incident {id}"),
             }
+        }
+        Command::Escalate => {
+            let store = DynamoStore::new(client, config.table_name);
+            let r = vigil_domain::escalation::run(
+                &store,
+                &config.runbook,
+                Utc::now(),
+                config.settings.max_attempts,
+            )
+            .await?;
+            println!(
+                "escalation: {} incidents looked at, {} steps done, {} rescheduled",
+                r.examined, r.steps, r.refreshed
+            );
         }
         Command::Incidents {
             open,

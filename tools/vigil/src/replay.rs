@@ -21,7 +21,7 @@ pub struct ReplayTotals {
 
 /// Replays `files` in order, one line per event on `out`, problems on `err`. A store failure
 /// stops the replay (it would fail every later event the same way).
-pub async fn replay_files<S: IncidentStore>(
+pub async fn replay_files<S: IncidentStore + vigil_domain::ports::EscalationIndex>(
     deps: &Deps<S>,
     files: &[PathBuf],
     out: &mut impl Write,

@@ -33,8 +33,11 @@ pub type Item = HashMap<String, AttributeValue>;
 pub const GSI_BY_INCIDENT: &str = "by-incident";
 /// Keys only: incidents by status (`st` = `OPEN` | `RESOLVED`, then `pk`).
 pub const GSI_BY_STATUS: &str = "by-status";
-/// Sparse, keys only: due outbox entries (`OUTBOX`) and dead letters (`DEAD`).
+/// Sparse, keys only: due outbox entries (`OUTBOX`), dead letters (`DEAD`) and incidents
+/// whose escalation may have a step due (`ESCALATE`, sort key `<next check>#<incident id>`).
 pub const GSI_OUTBOX: &str = "gsi3";
+/// The escalation index's partition in [`GSI_OUTBOX`].
+pub const ESCALATE_PARTITION: &str = "ESCALATE";
 
 /// Attribute names of the store's items.
 pub const ATTR_VERSION: &str = "v";
@@ -143,6 +146,15 @@ pub fn incident_item(i: &Incident) -> Result<Item, StoreError> {
     item.insert(ATTR_TTL.into(), n(i.expires_at.timestamp()));
     item.insert(ATTR_STATUS.into(), s(i.status.as_str()));
     item.insert("entity_type".into(), s(KIND_INCIDENT));
+    // Sparse escalation index (gsi3, shared with the outbox under its own partition): only
+    // incidents waiting for an analyst with a step to look at.
+    if let (true, Some(at)) = (i.awaits_acknowledgement(), i.escalation.next_check) {
+        item.insert("gsi3pk".into(), s(ESCALATE_PARTITION));
+        item.insert(
+            "gsi3sk".into(),
+            s(format!("{}#{}", at.format("%Y-%m-%dT%H:%M:%SZ"), i.id)),
+        );
+    }
     Ok(item)
 }
 

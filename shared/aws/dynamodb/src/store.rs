@@ -389,6 +389,49 @@ impl IncidentStore for DynamoStore {
     }
 }
 
+impl vigil_domain::ports::EscalationIndex for DynamoStore {
+    /// Queries the escalation partition of the sparse index for next checks up to `now`,
+    /// earliest first (keys only; the runner reads each incident strongly before acting).
+    async fn due_escalations(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let upto = format!("{}#~", now.format("%Y-%m-%dT%H:%M:%SZ"));
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(crate::items::GSI_OUTBOX)
+            .key_condition_expression("gsi3pk = :p AND gsi3sk <= :u")
+            .expression_attribute_values(
+                ":p",
+                AttributeValue::S(crate::items::ESCALATE_PARTITION.to_owned()),
+            )
+            .expression_attribute_values(":u", AttributeValue::S(upto))
+            .projection_expression("pk")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            let page = page.map_err(|e| classify("Query", e))?;
+            for item in page.items.unwrap_or_default() {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    if let Some(id) = pk.strip_prefix("I#") {
+                        out.push(id.to_owned());
+                    }
+                }
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
 impl FindingCleanup for DynamoStore {
     /// Queries the by-incident index for the incident's finding records (keys only) and
     /// deletes them with `BatchWriteItem`, 25 at a time, asking again for unprocessed items

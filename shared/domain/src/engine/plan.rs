@@ -368,6 +368,10 @@ pub fn plan(
         };
         inc.version = incidents.get(id).map_or(1, |s| s.version + 1);
         inc.updated_at = now;
+        // Escalation: when to look again (the deadline or status may have moved); steps are
+        // only ever notified by the escalation run's own write.
+        inc.escalation.next_check = crate::escalation::next_check(runbook, &inc);
+        inc.escalation.notify.clear();
         inc.expires_at = inc.expires_at.max(now + settings.incident_retention);
         out.changes.incidents.push(Put { item: inc, expect });
     }

@@ -256,6 +256,8 @@ fn rebuild(
     inc.acknowledged_at = old.acknowledged_at;
     inc.acknowledged_by = old.acknowledged_by.clone();
     inc.status = old.status;
+    inc.escalation = old.escalation.clone();
+    inc.escalation.notify.clear();
     if inc.active_finding_count == 0 && rb.lifecycle.auto_resolve && old.is_live() {
         inc.record(crate::lifecycle::Transition {
             at: now,
@@ -271,6 +273,7 @@ fn rebuild(
         });
         inc.status = IncidentStatus::Resolved;
     }
+    inc.escalation.next_check = crate::escalation::next_check(rb, &inc);
     inc
 }
 

@@ -356,6 +356,28 @@ impl IncidentStore for MemoryStore {
     }
 }
 
+impl super::EscalationIndex for MemoryStore {
+    async fn due_escalations(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut due: Vec<(chrono::DateTime<chrono::Utc>, String)> = self
+            .incidents()
+            .into_iter()
+            .filter(|i| i.awaits_acknowledgement())
+            .filter_map(|i| {
+                i.escalation
+                    .next_check
+                    .filter(|t| *t <= now)
+                    .map(|t| (t, i.id))
+            })
+            .collect();
+        due.sort();
+        Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
+    }
+}
+
 impl IncidentReader for MemoryStore {
     async fn rule_stats(&self) -> Result<Vec<crate::triage::RuleStat>, StoreError> {
         Ok(self.lock().rule_stats.values().cloned().collect())

@@ -115,6 +115,16 @@ pub trait FindingCleanup: Send + Sync {
     ) -> futures::future::BoxFuture<'a, Result<usize, StoreError>>;
 }
 
+/// The incidents whose escalation may have a step due (see [`crate::escalation`]): open, with
+/// `escalation.next_check` at or before `now`, earliest first.
+pub trait EscalationIndex: Send + Sync {
+    fn due_escalations(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+}
+
 /// Read side used by the CLI and tests.
 pub trait IncidentReader: Send + Sync {
     /// Every incident, or with `open_only` those an analyst may still act on (open or
