@@ -46,6 +46,16 @@ log "an analyst acknowledges it (acknowledging is what meets a response deadline
 "$VIGIL" incident ack "$ROOT_INCIDENT" --by other@example.com
 "$VIGIL" explain "$ROOT_INCIDENT" | grep -E "^  (state|acknowledged|history)"
 echo
+log "escalation (the ingest function runs it every minute): the sample findings are days old, so every step of the production policy is due; each happens once"
+"$VIGIL" escalate
+"$VIGIL" escalate
+ESCALATED=$("$VIGIL" incidents --json | python3 -c 'import json,sys
+for l in sys.stdin:
+    i=json.loads(l)
+    if i.get("escalation",{}).get("done"): print(i["id"]); break')
+log "what happened to one of them (the acknowledged root-credential incident had none): vigil explain $ESCALATED"
+"$VIGIL" explain "$ESCALATED" | grep -E "^  (state|respond by|escalation|history)" || true
+echo
 mkdir -p "$ROOT/target/demo"
 NEXT="$ROOT/target/demo/runbook-next.yaml"
 python3 - "$ROOT/examples/runbook.yaml" "$NEXT" <<'PY'
