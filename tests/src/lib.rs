@@ -624,3 +624,30 @@ pub fn org_stream(base: &[Value], n: usize, new_share: u32, seed: u64) -> Vec<De
     }
     out
 }
+
+/// The built `vigil` CLI (`VIGIL_CLI_BIN`, else `target/debug/vigil`) against DynamoDB Local
+/// table `table` at `endpoint`, with dummy credentials and no runbook; `None` (skip, with a
+/// message) when it is not built, which `VIGIL_REQUIRE_SERVICES` turns into a failure.
+pub fn vigil_cli(table: &str, endpoint: &str) -> Option<std::process::Command> {
+    let bin = std::env::var("VIGIL_CLI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("target/debug/vigil"));
+    if !bin.exists() {
+        assert!(
+            std::env::var("VIGIL_REQUIRE_SERVICES").is_err(),
+            "target/debug/vigil is required; build the workspace first"
+        );
+        eprintln!("SKIP: target/debug/vigil not built");
+        return None;
+    }
+    let mut c = std::process::Command::new(bin);
+    c.current_dir(root())
+        .env("TABLE_NAME", table)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env_remove("VIGIL_RUNBOOK")
+        .env_remove("VIGIL_RUNBOOK_S3_URI");
+    Some(c)
+}

@@ -3,13 +3,11 @@
 //! once in the incident's history, racing ingest without losing a finding; the live-incident
 //! index lists acknowledged incidents.
 
-use std::process::Command;
-
 use ingest::Deps;
 use serde_json::{json, Value};
 use vigil_aws_dynamodb::DynamoStore;
 use vigil_domain::{IncidentReader, IncidentStatus, Settings};
-use vigil_e2e::{ddb_endpoint, envelope, example_runbook, fresh_store, gd_finding, process, root};
+use vigil_e2e::{ddb_endpoint, envelope, example_runbook, fresh_store, gd_finding, process};
 
 fn deps(store: DynamoStore) -> Deps<DynamoStore> {
     Deps {
@@ -32,28 +30,8 @@ fn custom_action(event_id: &str, target: &str, finding: Value) -> Value {
     e
 }
 
-fn cli(store: &DynamoStore, ep: &str) -> Option<Command> {
-    let bin = std::env::var("VIGIL_CLI_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/debug/vigil"));
-    if !bin.exists() {
-        assert!(
-            std::env::var("VIGIL_REQUIRE_SERVICES").is_err(),
-            "target/debug/vigil is required; build the workspace first"
-        );
-        eprintln!("SKIP: target/debug/vigil not built");
-        return None;
-    }
-    let mut c = Command::new(bin);
-    c.current_dir(root())
-        .env("TABLE_NAME", store.table())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", ep)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env_remove("VIGIL_RUNBOOK")
-        .env_remove("VIGIL_RUNBOOK_S3_URI");
-    Some(c)
+fn cli(store: &DynamoStore, ep: &str) -> Option<std::process::Command> {
+    vigil_e2e::vigil_cli(store.table(), ep)
 }
 
 #[tokio::test]

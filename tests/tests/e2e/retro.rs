@@ -3,8 +3,6 @@
 //! leaves its incident, root credential use becomes HIGH and routed), through the CLI and the
 //! library, with concurrent deliveries; a second run changes nothing.
 
-use std::process::Command;
-
 use ingest::Deps;
 use serde_json::Value;
 use vigil_aws_dynamodb::DynamoStore;
@@ -47,28 +45,8 @@ const EXAMPLES: [&str; 3] = [
     "root-credential-payments-prod.json",
 ];
 
-fn vigil_cli(store: &DynamoStore, ep: &str) -> Option<Command> {
-    let bin = std::env::var("VIGIL_CLI_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| root().join("target/debug/vigil"));
-    if !bin.exists() {
-        assert!(
-            std::env::var("VIGIL_REQUIRE_SERVICES").is_err(),
-            "target/debug/vigil is required; build the workspace first"
-        );
-        eprintln!("SKIP: target/debug/vigil not built");
-        return None;
-    }
-    let mut c = Command::new(bin);
-    c.current_dir(root())
-        .env("TABLE_NAME", store.table())
-        .env("AWS_ENDPOINT_URL_DYNAMODB", ep)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "local")
-        .env("AWS_SECRET_ACCESS_KEY", "local")
-        .env_remove("VIGIL_RUNBOOK")
-        .env_remove("VIGIL_RUNBOOK_S3_URI");
-    Some(c)
+fn vigil_cli(store: &DynamoStore, ep: &str) -> Option<std::process::Command> {
+    vigil_e2e::vigil_cli(store.table(), ep)
 }
 
 #[tokio::test]
