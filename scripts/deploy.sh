@@ -66,4 +66,24 @@ if [ -n "${RUNBOOK:-}" ]; then
   "$ROOT/target/debug/vigil" runbook upload "$RUNBOOK" --uri "$uri" --kms-key "$key"
 fi
 log "outputs of $stack:"
+# Security Hub custom actions that ingest applies to incidents (docs/lifecycle.md). CloudFormation
+# has no resource for them: created here, idempotently, in the deploy Region (which must be the
+# aggregation Region when cross-Region aggregation is on). ACTION_TARGETS=0 skips this.
+# Id (<= 20 alphanumerics) | Name (<= 20 characters) | Description
+ACTION_TARGET_LIST='VigilAcknowledge|Vigil: acknowledge|Acknowledge the Vigil incidents of the selected findings (meets their response deadline).
+VigilResolve|Vigil: resolve|Resolve the Vigil incidents of the selected findings.
+VigilFalsePositive|Vigil: false alarm|Suppress the Vigil incidents of the selected findings as a false positive.
+VigilReopen|Vigil: reopen|Reopen the resolved or suppressed Vigil incidents of the selected findings.'
+if [ "${ACTION_TARGETS:-1}" != 0 ]; then
+  log "Security Hub custom actions"
+  while IFS='|' read -r id name description; do
+    if out="$(aws securityhub create-action-target --id "$id" --name "$name" --description "$description" 2>&1)"; then
+      log "  created $id"
+    elif printf '%s' "$out" | grep -q ResourceConflictException; then
+      log "  $id exists"
+    else
+      log "  could not create $id: $out"; exit 1
+    fi
+  done <<< "$ACTION_TARGET_LIST"
+fi
 aws cloudformation describe-stacks --stack-name "$stack" --query 'Stacks[0].Outputs[].[OutputKey,OutputValue]' --output table

@@ -1,5 +1,5 @@
 //! Security Hub custom actions ("Vigil: acknowledge", "Vigil: resolve", "Vigil: false
-//! positive", "Vigil: reopen"; the template creates their action targets): the action applies
+//! positive", "Vigil: reopen"; `make deploy` creates their action targets): the action applies
 //! to the incidents of the selected findings, once per event (the event id is the transition's
 //! reference, so a redelivered event changes nothing). Such an event does not name the console
 //! user; the history records the action and its source.

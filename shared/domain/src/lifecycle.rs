@@ -37,7 +37,7 @@ pub enum Action {
     Reopen,
 }
 
-/// The Security Hub action targets the template creates, by their `Id` (the last part of the
+/// The Security Hub action targets `make deploy` creates, by their `Id` (the last part of the
 /// action target ARN, `arn:aws:securityhub:<region>:<account>:action/custom/<Id>`).
 pub const ACTION_TARGETS: [(&str, Action); 4] = [
     ("VigilAcknowledge", Action::Acknowledge),
