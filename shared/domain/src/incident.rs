@@ -184,7 +184,8 @@ impl Journal {
     }
 
     /// Keeps only entries whose state the finding's record (`stored(key)`: its rank, if the
-    /// record was read) does not hold yet, and that are younger than `horizon`.
+    /// record was read and names this incident) does not hold yet, and that are younger than
+    /// `horizon`.
     pub fn prune(
         &mut self,
         stored: impl Fn(&str) -> Option<StateRank>,

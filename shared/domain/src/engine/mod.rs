@@ -283,6 +283,10 @@ async fn ingest_slice<S: IncidentStore>(
             ..Default::default()
         };
         let mut pending: Vec<&NormalizedFinding> = Vec::new();
+        // Stale deliveries whose newer record joined no incident: the state this delivery
+        // carries may be counted by an incident that the newer record's ingest did not know
+        // (see `Loaded::orphaned`); the incidents it may have opened or joined are read.
+        let mut recheck: Vec<&NormalizedFinding> = Vec::new();
         for f in slice {
             let stored = records.get(&f.key);
             if is_newer(f, stored) {
@@ -291,22 +295,26 @@ async fn ingest_slice<S: IncidentStore>(
                 report.outcomes.push(outcome_of(f, Outcome::Duplicate));
             } else {
                 report.outcomes.push(outcome_of(f, Outcome::Stale));
+                if stored.is_some_and(|s| s.incident_id.is_none()) {
+                    recheck.push(f);
+                }
             }
         }
-        if pending.is_empty() {
+        if pending.is_empty() && recheck.is_empty() {
             return Ok(report);
         }
 
         // Heads of the slice's keys, then every incident a pending finding may touch.
         let head_keys: Vec<String> = pending
             .iter()
+            .chain(&recheck)
             .map(|f| f.correlation_key.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         let mut heads = store.get_heads(&head_keys).await?;
         let mut ids: BTreeSet<String> = BTreeSet::new();
-        for f in &pending {
+        for f in pending.iter().chain(&recheck) {
             if let Some(id) = records.get(&f.key).and_then(|r| r.incident_id.clone()) {
                 ids.insert(id);
             }
@@ -341,6 +349,20 @@ async fn ingest_slice<S: IncidentStore>(
         if !unread.is_empty() {
             loaded.records.extend(store.get_findings(&unread).await?);
         }
+        // Findings a loaded incident counts whose newer records joined none: their stored
+        // states are folded into that incident now, as if delivered again.
+        let orphans: Vec<(std::sync::Arc<str>, DateTime<Utc>)> = loaded
+            .orphans()
+            .into_iter()
+            .filter(|r| !pending.iter().any(|f| f.key == r.key))
+            .map(|r| (r.raw.clone(), r.ingested_at))
+            .collect();
+        let repairs = refold(&orphans, runbook, settings, now);
+        let repaired: BTreeSet<&str> = repairs.iter().map(|f| f.finding.id.as_ref()).collect();
+        let pending: Vec<&NormalizedFinding> = pending.into_iter().chain(&repairs).collect();
+        if pending.is_empty() {
+            return Ok(report);
+        }
         let mut plan = plan::plan(&pending, &loaded, runbook, settings, now);
         if !plan.opened.is_empty() {
             // An incident id is derived from the finding that opens it. If that incident already
@@ -352,6 +374,12 @@ async fn ingest_slice<S: IncidentStore>(
                 plan = plan::plan(&pending, &loaded, runbook, settings, now);
             }
         }
+        // A re-folded state is not part of this delivery's report.
+        plan.outcomes.retain(|o| {
+            o.finding_id
+                .as_deref()
+                .is_none_or(|id| !repaired.contains(id))
+        });
         if plan.wait {
             conflicts += 1;
             tracing::debug!(
@@ -388,6 +416,33 @@ async fn ingest_slice<S: IncidentStore>(
         ),
         source: None,
     })
+}
+
+/// The stored states of orphaned findings (`Loaded::orphaned`: their raw finding and when it
+/// was ingested), parsed and triaged again to be folded into the incident that counts them.
+fn refold<'a>(
+    orphans: &'a [(std::sync::Arc<str>, DateTime<Utc>)],
+    runbook: &Runbook,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<NormalizedFinding<'a>> {
+    orphans
+        .iter()
+        .filter_map(|(raw, ingested_at)| match normalize_one(raw, runbook) {
+            Ok(mut f) => {
+                f.clamp_times(*ingested_at + settings.clock_skew);
+                f.triage(runbook, now);
+                tracing::info!(finding_id = %f.finding.id, account = %f.account.account_id,
+                    "a finding state stored by an ingest that did not see its incident; folding it in");
+                Some(f)
+            }
+            Err(e) => {
+                tracing::error!(finding_id = ?finding_id_of(raw), error = %e,
+                    "a stored finding no longer parses; its incident keeps its earlier state");
+                None
+            }
+        })
+        .collect()
 }
 
 /// Parses, enriches and ingests findings from their JSON texts (the `detail.findings` of one
@@ -1166,6 +1221,80 @@ mod tests {
             }
         });
         (store, interrupted)
+    }
+
+    /// Defect (seen once in CI under concurrency): ingest A opens incident X for finding K's
+    /// state s1 and is stopped before K's record; ingest B, which read the store before X
+    /// existed, writes K's newer, archived state s2 in no incident (it writes no head, so
+    /// nothing conflicts). X counted K while K's record named none, the next write of X dropped
+    /// the journal entry, and K's next active state joined X again: counted twice.
+    #[test]
+    fn a_newer_state_written_without_the_incident_that_counts_it_is_folded_into_it() {
+        let s1 = finding("k", 1, 0, 0, "HIGH");
+        let s2 = {
+            let mut v = finding("k", 1, 0, 1, "HIGH");
+            v["RecordState"] = json!("ARCHIVED");
+            v
+        };
+        let s3 = finding("k", 1, 0, 2, "HIGH");
+        let other = finding("l", 1, 3, 0, "MEDIUM");
+        let later = now() + Duration::minutes(2);
+        // What heals it: A's retry (a stale delivery), another finding of X, K's next state.
+        for healer in 0..3 {
+            let s = MemoryStore::new();
+            block(async {
+                s.interrupt_after(2);
+                let r = ingest_values(
+                    &s,
+                    &Runbook::default(),
+                    &Settings::default(),
+                    std::slice::from_ref(&s1),
+                    now(),
+                )
+                .await;
+                assert!(r.is_err_and(|e| e.is_retryable()));
+                // B's plan, made on the store as it was before A wrote anything.
+                let empty = MemoryStore::new();
+                run(&empty, std::slice::from_ref(&s2)).await;
+                let b = empty.finding_records().remove(0);
+                assert_eq!(b.incident_id, None);
+                let changes = ChangeSet {
+                    findings: vec![Put {
+                        item: b,
+                        expect: Expect::Absent,
+                    }],
+                    ..Default::default()
+                };
+                s.commit(&changes).await.unwrap();
+                match healer {
+                    0 => {
+                        run_at(&s, std::slice::from_ref(&s1), later).await;
+                    }
+                    1 => {
+                        run_at(&s, std::slice::from_ref(&other), later).await;
+                    }
+                    _ => {}
+                }
+                run_at(&s, std::slice::from_ref(&s3), later + Duration::minutes(1)).await;
+                // Deliveries again, in another order: nothing changes.
+                run_at(&s, &[s3.clone(), s2.clone(), s1.clone()], later).await;
+            });
+            let incs = s.incidents();
+            assert_eq!(incs.len(), 1, "healer {healer}: {incs:?}");
+            let members = s
+                .finding_records()
+                .iter()
+                .filter(|r| r.incident_id.as_deref() == Some(incs[0].id.as_str()))
+                .count() as u64;
+            assert_eq!(incs[0].finding_count, members, "healer {healer}");
+            assert_eq!(
+                incs[0].finding_count,
+                if healer == 1 { 2 } else { 1 },
+                "healer {healer}"
+            );
+            assert_eq!(incs[0].active_finding_count, incs[0].finding_count);
+            assert_eq!(incs[0].status, IncidentStatus::Open, "healer {healer}");
+        }
     }
 
     #[test]

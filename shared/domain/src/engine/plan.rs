@@ -82,6 +82,38 @@ impl Loaded {
             .filter_map(|i| i.journal.get(key).map(|f| (i.id.as_str(), f)))
             .max_by(|a, b| a.1.state_rank().cmp(&b.1.state_rank()))
     }
+
+    /// A state of `key` that a loaded incident folded in, while the finding's record holds a
+    /// state at least as new that names no incident: written by an ingest that read the store
+    /// before that incident existed, and whose state joined none (inactive or suppressed), so
+    /// that its write did not conflict with the incident's. The finding is still the
+    /// incident's member: the incident counts it, and its next state must move it there, not
+    /// join it again. A re-evaluation that moved the finding out is not this (it marks the
+    /// record later than the fold, and rebuilds the incident without its journal).
+    pub fn orphaned(&self, key: &str) -> Option<(&str, &Folded)> {
+        let r = self.records.get(key)?;
+        if r.incident_id.is_some() {
+            return None;
+        }
+        self.folded(key).filter(|(_, j)| {
+            r.state_rank() >= j.state_rank() && r.reevaluated_at.is_none_or(|at| at < j.folded_at)
+        })
+    }
+
+    /// The records of every [`Loaded::orphaned`] finding.
+    pub fn orphans(&self) -> Vec<&FindingRecord> {
+        let mut keys: Vec<&str> = self
+            .incidents
+            .values()
+            .flat_map(|i| i.journal.keys())
+            .filter(|k| self.orphaned(k).is_some())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
+            .filter_map(|k| self.records.get(k))
+            .collect()
+    }
 }
 
 /// What the store holds for a finding: its record, and the state the incidents count for it
@@ -120,10 +152,26 @@ fn known<'l>(
                 ahead: Some(j),
             }
         }
-        None => Known {
-            effective: record.map(Cow::Borrowed),
-            record,
-            ahead: None,
+        None => match loaded.orphaned(&f.key) {
+            // Counted by that incident in the state it folded in (see [`Loaded::orphaned`]).
+            Some((incident, j)) => Known {
+                effective: Some(Cow::Owned(j.as_record(incident, record, || {
+                    FindingRecord::of(
+                        f,
+                        None,
+                        Some(incident.to_owned()),
+                        now,
+                        settings.finding_ttl,
+                    )
+                }))),
+                record,
+                ahead: None,
+            },
+            None => Known {
+                effective: record.map(Cow::Borrowed),
+                record,
+                ahead: None,
+            },
         },
     }
 }
@@ -356,9 +404,16 @@ pub fn plan(
             continue;
         };
         let mut inc = inc.clone();
-        let dropped = inc
-            .journal
-            .prune(|k| records.get(k).map(FindingRecord::state_rank), horizon);
+        // An entry is held once its finding's record has the state and names this incident.
+        let dropped = inc.journal.prune(
+            |k| {
+                records
+                    .get(k)
+                    .filter(|r| r.incident_id.as_deref() == Some(id.as_str()))
+                    .map(FindingRecord::state_rank)
+            },
+            horizon,
+        );
         if dropped > 0 {
             tracing::debug!(incident_id = %inc.id, dropped, "journal entries held by their records");
         }
