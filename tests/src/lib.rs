@@ -11,7 +11,6 @@ pub mod receivers;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use rand::Rng;
 use serde_json::Value;
 use vigil_aws_dynamodb::ensure_table;
@@ -64,20 +63,39 @@ pub fn ddb_endpoint() -> Option<String> {
     service("VIGIL_DDB_ENDPOINT", "DynamoDB Local")
 }
 
+/// The real client of an SDK crate against a local endpoint, with dummy credentials, in
+/// us-east-1; extra builder calls after the endpoint.
+macro_rules! local_client {
+    ($sdk:ident, $endpoint:expr $(, $call:ident($($arg:expr),*))*) => {{
+        let conf = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .endpoint_url($endpoint)
+            .region($sdk::config::Region::new("us-east-1"))
+            .credentials_provider($sdk::config::Credentials::new(
+                "local",
+                "local",
+                None,
+                None,
+                "vigil-tests",
+            ))
+            $(.$call($($arg),*))*
+            .build();
+        $sdk::Client::from_conf(conf)
+    }};
+}
+
 pub fn client(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    let conf = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "vigil-tests",
-        ))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
+    local_client!(aws_sdk_dynamodb, endpoint)
+}
+
+/// The real SNS client against moto.
+pub fn sns_client(endpoint: &str) -> aws_sdk_sns::Client {
+    local_client!(aws_sdk_sns, endpoint)
+}
+
+/// The real SQS client against moto.
+pub fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
+    local_client!(aws_sdk_sqs, endpoint)
 }
 
 /// moto's server (S3, Organizations, ...), or skip.
@@ -87,37 +105,12 @@ pub fn moto_endpoint() -> Option<String> {
 
 /// The real S3 client against moto (path-style addressing, as moto needs).
 pub fn s3_client(endpoint: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "vigil-tests",
-        ))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    local_client!(aws_sdk_s3, endpoint, force_path_style(true))
 }
 
 /// The real Organizations client against moto.
 pub fn organizations_client(endpoint: &str) -> aws_sdk_organizations::Client {
-    let conf = aws_sdk_organizations::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "vigil-tests",
-        ))
-        .build();
-    aws_sdk_organizations::Client::from_conf(conf)
+    local_client!(aws_sdk_organizations, endpoint)
 }
 
 static TABLES: AtomicU32 = AtomicU32::new(0);
@@ -196,19 +189,7 @@ pub fn gd_finding(id: &str, account: &str, instance: u32, minutes: i64, severity
 
 /// A DynamoDB Streams client for DynamoDB Local (same endpoint as the tables).
 pub fn streams_client(endpoint: &str) -> aws_sdk_dynamodbstreams::Client {
-    let conf = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-            "local",
-            "local",
-            None,
-            None,
-            "vigil-tests",
-        ))
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(conf)
+    local_client!(aws_sdk_dynamodbstreams, endpoint)
 }
 
 /// An incident (version `version`) opened by one HIGH GuardDuty finding with this title.

@@ -28,6 +28,11 @@ async fn main() -> Result<(), Error> {
             &config.table_name,
         ))),
     )?;
+    let dispatcher = if dispatcher.has_sns() {
+        dispatcher.with_publisher(Arc::new(vigil_aws_sns::Sns::from_env().await))
+    } else {
+        dispatcher
+    };
     tracing::info!(sinks = ?dispatcher.sink_names(), "forwarder ready");
     let deps = &Deps {
         dispatcher,

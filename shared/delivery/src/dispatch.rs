@@ -173,6 +173,24 @@ impl Dispatcher {
         })
     }
 
+    /// Where the SNS sinks publish (the SNS adapter in the forwarder).
+    pub fn with_publisher(
+        mut self,
+        publisher: Arc<dyn vigil_domain::ports::TopicPublisher>,
+    ) -> Self {
+        for slot in &mut self.slots {
+            if let Sink::Sns(s) = &mut slot.sink {
+                s.set_publisher(publisher.clone());
+            }
+        }
+        self
+    }
+
+    /// Whether a sink publishes to SNS (the forwarder then builds an SNS client).
+    pub fn has_sns(&self) -> bool {
+        self.slots.iter().any(|s| matches!(s.sink, Sink::Sns(_)))
+    }
+
     pub fn sink_names(&self) -> Vec<&str> {
         self.slots.iter().map(|s| s.sink.name()).collect()
     }

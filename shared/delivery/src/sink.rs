@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use vigil_wire::sinks::SinkConfig;
 
-use crate::clients::{file, hec, pagerduty, syslog, webhook};
+use crate::clients::{chat, file, hec, pagerduty, sns, syslog, webhook};
 use crate::message::{Delivery, SendResults};
 use crate::secrets::Secrets;
 use crate::tls::TlsError;
@@ -17,6 +17,8 @@ pub enum Sink {
     Syslog(syslog::SyslogClient),
     Webhook(webhook::WebhookClient),
     PagerDuty(pagerduty::PagerDutyClient),
+    Chat(chat::ChatClient),
+    Sns(sns::SnsClient),
     File(file::FileClient),
 }
 
@@ -34,6 +36,17 @@ impl Sink {
             SinkConfig::PagerDuty(c) => {
                 Sink::PagerDuty(pagerduty::PagerDutyClient::new(c.clone(), secrets.clone())?)
             }
+            SinkConfig::Slack(c) => Sink::Chat(chat::ChatClient::new(
+                chat::ChatKind::Slack,
+                c.clone(),
+                secrets.clone(),
+            )?),
+            SinkConfig::Teams(c) => Sink::Chat(chat::ChatClient::new(
+                chat::ChatKind::Teams,
+                c.clone(),
+                secrets.clone(),
+            )?),
+            SinkConfig::Sns(c) => Sink::Sns(sns::SnsClient::new(c.clone())),
             SinkConfig::File(c) => Sink::File(file::FileClient::new(c.clone())),
         })
     }
@@ -44,6 +57,8 @@ impl Sink {
             Sink::Syslog(s) => &s.config().name,
             Sink::Webhook(s) => &s.config().name,
             Sink::PagerDuty(s) => &s.config().name,
+            Sink::Chat(s) => &s.config().name,
+            Sink::Sns(s) => &s.config().name,
             Sink::File(s) => &s.config().name,
         }
     }
@@ -54,6 +69,8 @@ impl Sink {
             Sink::Syslog(_) => "syslog",
             Sink::Webhook(_) => "webhook",
             Sink::PagerDuty(_) => "pagerduty",
+            Sink::Chat(s) => s.kind().as_str(),
+            Sink::Sns(_) => "sns",
             Sink::File(_) => "file",
         }
     }
@@ -69,6 +86,8 @@ impl Sink {
             Sink::Syslog(s) => s.send(batch).await,
             Sink::Webhook(s) => s.send(batch).await,
             Sink::PagerDuty(s) => s.send(batch).await,
+            Sink::Chat(s) => s.send(batch).await,
+            Sink::Sns(s) => s.send(batch).await,
             Sink::File(s) => s.send(batch).await,
         }
     }
@@ -80,7 +99,8 @@ impl Sink {
             Sink::Syslog(s) => s.refresh_credentials(),
             Sink::Webhook(s) => s.refresh_credentials(),
             Sink::PagerDuty(s) => s.refresh_credentials(),
-            Sink::File(_) => {}
+            Sink::Chat(s) => s.refresh_credentials(),
+            Sink::Sns(_) | Sink::File(_) => {}
         }
     }
 }

@@ -10,11 +10,14 @@
 //!   limit, reply codes and indexer acknowledgements.
 //! - [`webhook_signature`]: Standard Webhooks signatures.
 //! - [`pagerduty`]: PagerDuty Events API v2 events that follow an incident's lifecycle.
+//! - [`notify`]: notices to people (Slack Block Kit, Teams Adaptive Cards, SNS text and
+//!   attributes) for the versions that are news.
 //! - [`sinks`]: the sink configuration (`VIGIL_SINKS`).
 //! - [`retry`]: failure classes, `Retry-After`, the retry configuration and backoff with full
 //!   jitter.
 
 pub mod hec_event;
+pub mod notify;
 pub mod pagerduty;
 pub mod payload;
 pub mod retry;

@@ -60,28 +60,13 @@ pub fn severity(s: SeverityLabel) -> &'static str {
 /// Whether an escalation step of this version notifies one of the sink's routes (any route
 /// when the sink names none).
 pub fn notified(sink: &PagerDutySink, p: &IncidentPayload) -> bool {
-    p.notify
-        .iter()
-        .any(|r| sink.routes.is_empty() || sink.routes.contains(r))
+    sink.selection().notified(p)
 }
 
 /// Whether the sink's filters select the incident (severity, routes, environments). An
 /// escalation step to one of its routes selects it whatever its severity.
 pub fn selects(sink: &PagerDutySink, p: &IncidentPayload) -> bool {
-    if notified(sink, p) {
-        return true;
-    }
-    p.severity >= sink.min_severity
-        && (sink.routes.is_empty()
-            || p.explanation
-                .route
-                .as_ref()
-                .is_some_and(|r| sink.routes.contains(r)))
-        && (sink.environments.is_empty()
-            || sink.environments.iter().any(|e| {
-                vigil_domain::runbook::Environment::parse(e).map(|e| e.as_str())
-                    == Some(p.environment.as_str())
-            }))
+    sink.selection().selects(p)
 }
 
 /// The Security Hub console's link to a finding, when its id is an ARN naming the Region.

@@ -266,6 +266,96 @@ pub struct PagerDutySink {
     pub timeout_secs: u64,
 }
 
+impl PagerDutySink {
+    pub fn selection(&self) -> crate::notify::Selection<'_> {
+        crate::notify::Selection {
+            min_severity: self.min_severity,
+            routes: &self.routes,
+            environments: &self.environments,
+        }
+    }
+}
+
+/// A chat channel's incoming webhook: Slack (Block Kit) or a Microsoft Teams workflow
+/// (Adaptive Card); see [`crate::notify`]. A message per notice; the URL is the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSink {
+    pub name: String,
+    /// The webhook URL (it holds the credential, so it is a secret).
+    pub webhook_url: SecretRef,
+    /// Only incidents at least this severe notify (an escalation step to one of `routes`
+    /// notifies whatever the severity).
+    #[serde(default = "default_min_severity")]
+    pub min_severity: vigil_domain::asff::SeverityLabel,
+    /// Only incidents on one of these runbook routes (empty: any).
+    #[serde(default)]
+    pub routes: Vec<String>,
+    /// Only incidents in one of these environments (empty: any).
+    #[serde(default)]
+    pub environments: Vec<String>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    #[serde(default)]
+    pub allow_http: bool,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+impl ChatSink {
+    pub fn selection(&self) -> crate::notify::Selection<'_> {
+        crate::notify::Selection {
+            min_severity: self.min_severity,
+            routes: &self.routes,
+            environments: &self.environments,
+        }
+    }
+}
+
+/// What an SNS notification's `Message` holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SnsFormat {
+    /// The notice as text (e-mail, SMS, chat bots).
+    #[default]
+    Text,
+    /// The incident payload as JSON (SQS, Lambda, HTTPS subscribers).
+    Json,
+}
+
+/// An Amazon SNS topic (see [`crate::notify`]): a message per notice, with message attributes
+/// for subscription filter policies.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnsSink {
+    pub name: String,
+    /// The topic's ARN (same Region as the function). A FIFO topic (`.fifo`) gets the
+    /// incident id as message group and `<incident id>:<version>` as deduplication id.
+    pub topic_arn: String,
+    #[serde(default)]
+    pub format: SnsFormat,
+    #[serde(default = "default_min_severity")]
+    pub min_severity: vigil_domain::asff::SeverityLabel,
+    #[serde(default)]
+    pub routes: Vec<String>,
+    #[serde(default)]
+    pub environments: Vec<String>,
+}
+
+impl SnsSink {
+    pub fn selection(&self) -> crate::notify::Selection<'_> {
+        crate::notify::Selection {
+            min_severity: self.min_severity,
+            routes: &self.routes,
+            environments: &self.environments,
+        }
+    }
+
+    pub fn is_fifo(&self) -> bool {
+        self.topic_arn.ends_with(".fifo")
+    }
+}
+
 fn default_pagerduty_url() -> String {
     "https://events.pagerduty.com/v2/enqueue".into()
 }
@@ -289,6 +379,9 @@ pub enum SinkConfig {
     Webhook(WebhookSink),
     #[serde(rename = "pagerduty")]
     PagerDuty(PagerDutySink),
+    Slack(ChatSink),
+    Teams(ChatSink),
+    Sns(SnsSink),
     File(FileSink),
 }
 
@@ -299,6 +392,8 @@ impl SinkConfig {
             SinkConfig::Syslog(s) => &s.name,
             SinkConfig::Webhook(s) => &s.name,
             SinkConfig::PagerDuty(s) => &s.name,
+            SinkConfig::Slack(s) | SinkConfig::Teams(s) => &s.name,
+            SinkConfig::Sns(s) => &s.name,
             SinkConfig::File(s) => &s.name,
         }
     }
@@ -309,6 +404,9 @@ impl SinkConfig {
             SinkConfig::Syslog(_) => "syslog",
             SinkConfig::Webhook(_) => "webhook",
             SinkConfig::PagerDuty(_) => "pagerduty",
+            SinkConfig::Slack(_) => "slack",
+            SinkConfig::Teams(_) => "teams",
+            SinkConfig::Sns(_) => "sns",
             SinkConfig::File(_) => "file",
         }
     }
@@ -356,6 +454,32 @@ fn check_url(sink: &str, url: &str, allow_http: bool) -> Result<(), SinkConfigEr
         };
     }
     Err(invalid(sink, format!("url {url:?} is not http(s)")))
+}
+
+fn check_environments(sink: &str, environments: &[String]) -> Result<(), SinkConfigError> {
+    for e in environments {
+        if vigil_domain::runbook::Environment::parse(e).is_none() {
+            return Err(invalid(
+                sink,
+                format!("environments: unknown environment {e:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a URL read from a secret (a chat webhook's): https, or http when allowed.
+pub fn check_secret_url(sink: &str, url: &str, allow_http: bool) -> Result<(), SinkConfigError> {
+    check_url(sink, url, allow_http).map_err(|_| {
+        invalid(
+            sink,
+            if allow_http {
+                "the webhook URL in the secret is not http(s)"
+            } else {
+                "the webhook URL in the secret is not https:// (set allow_http: true for a local receiver)"
+            },
+        )
+    })
 }
 
 fn check_tls(sink: &str, t: &TlsConfig) -> Result<(), SinkConfigError> {
@@ -430,14 +554,24 @@ impl SinksConfig {
                     d.routing_key.check(name, "routing_key")?;
                     check_tls(name, &d.tls)?;
                     check_range(name, "timeout_secs", d.timeout_secs, 1, 60)?;
-                    for e in &d.environments {
-                        if vigil_domain::runbook::Environment::parse(e).is_none() {
-                            return Err(invalid(
-                                name,
-                                format!("environments: unknown environment {e:?}"),
-                            ));
-                        }
+                    check_environments(name, &d.environments)?;
+                }
+                SinkConfig::Slack(c) | SinkConfig::Teams(c) => {
+                    // The URL itself is a secret: checked when it is read (`check_url`).
+                    c.webhook_url.check(name, "webhook_url")?;
+                    check_tls(name, &c.tls)?;
+                    check_range(name, "timeout_secs", c.timeout_secs, 1, 60)?;
+                    check_environments(name, &c.environments)?;
+                }
+                SinkConfig::Sns(t) => {
+                    let parts: Vec<&str> = t.topic_arn.split(':').collect();
+                    if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" {
+                        return Err(invalid(
+                            name,
+                            format!("topic_arn {:?} is not an SNS topic ARN", t.topic_arn),
+                        ));
                     }
+                    check_environments(name, &t.environments)?;
                 }
                 SinkConfig::File(f) => {
                     if f.path.is_empty() {

@@ -1,7 +1,8 @@
 //! Local receivers for the forwarder's end-to-end tests: a Splunk HEC that enforces the
 //! protocol and injects faults, a Standard Webhooks verifier, a PagerDuty Events API v2
-//! receiver, and a real rsyslog over TLS.
+//! receiver, Slack and Teams incoming webhooks, and a real rsyslog over TLS.
 
+pub mod chat;
 pub mod hec;
 pub mod pagerduty;
 pub mod pki;

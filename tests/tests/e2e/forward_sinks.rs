@@ -973,3 +973,241 @@ async fn pagerduty_alerts_follow_the_incident_lifecycle_once_each() {
     let r = forward::process(&d, &event(&[incident_record(&v5, Some(&v4), 6)]), None).await;
     assert_eq!(r.per_sink["pager"].dead_lettered, 1, "{r:?}");
 }
+
+/// One incident's life as chat channels see it: opened, a finding joins (nothing), an
+/// escalation step, acknowledged, resolved; a LOW incident notifies nobody.
+fn chat_lifecycle() -> (
+    Vec<aws_lambda_events::event::dynamodb::EventRecord>,
+    vigil_domain::incident::Incident,
+) {
+    use vigil_domain::IncidentStatus;
+    let v1 = synthetic_incident("root credential use", 17, 1);
+    let mut v2 = v1.clone();
+    v2.version = 2;
+    v2.finding_count = 2;
+    v2.active_finding_count = 2;
+    let mut v3 = v2.clone();
+    v3.version = 3;
+    v3.escalation.notify = vec!["secops-pager".into()];
+    v3.escalation.done.push(vigil_domain::escalation::StepDone {
+        step: "deadline".into(),
+        n: 1,
+        route: "secops-pager".into(),
+        due: v1.first_seen,
+        at: v1.first_seen,
+        skipped: false,
+    });
+    let mut v4 = v3.clone();
+    v4.version = 4;
+    v4.escalation.notify.clear();
+    v4.status = IncidentStatus::Acknowledged;
+    v4.acknowledged_at = Some(v1.first_seen);
+    let mut v5 = v4.clone();
+    v5.version = 5;
+    v5.status = IncidentStatus::Resolved;
+    let mut low = synthetic_incident("low", 18, 1);
+    low.severity = vigil_domain::asff::SeverityLabel::Low;
+    (
+        vec![
+            incident_record(&v1, None, 1),
+            incident_record(&v2, Some(&v1), 2),
+            incident_record(&v3, Some(&v2), 3),
+            incident_record(&v4, Some(&v3), 4),
+            incident_record(&v5, Some(&v4), 5),
+            incident_record(&low, None, 6),
+        ],
+        v5,
+    )
+}
+
+#[tokio::test]
+async fn slack_and_teams_hear_of_each_change_a_person_acts_on_once() {
+    use vigil_e2e::receivers::chat::{ChatReceiver, Service};
+    let slack = ChatReceiver::start(Service::Slack).await;
+    let teams = ChatReceiver::start(Service::Teams).await;
+    let yaml = format!(
+        "sinks:\n  - {{type: slack, name: chat, allow_http: true, webhook_url: {{value: '{}'}}}}\n  - {{type: teams, name: teams, allow_http: true, webhook_url: {{value: '{}'}}}}",
+        slack.url(),
+        teams.url()
+    );
+    let ledger = Arc::new(MemoryLedger::default());
+    let d = deps(&yaml, ledger.clone());
+    let (recs, last) = chat_lifecycle();
+    // Slack throttles the first post, Teams fails once: both retried, in order.
+    slack.fault(Fault::TooMany {
+        retry_after_secs: 0,
+    });
+    teams.fault(Fault::Busy);
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    let headers: Vec<String> = slack
+        .messages()
+        .iter()
+        .map(|m| m["blocks"][0]["text"]["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "[HIGH] root credential use: opened",
+            "[HIGH] root credential use: escalated",
+            "[HIGH] root credential use: acknowledged",
+            "[HIGH] root credential use: resolved",
+        ],
+        "{:?}",
+        slack.with(|s| s.invalid.clone())
+    );
+    let titles: Vec<String> = teams
+        .messages()
+        .iter()
+        .map(|m| {
+            m["attachments"][0]["content"]["body"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(titles.len(), 4, "{:?}", teams.with(|s| s.invalid.clone()));
+    assert!(titles[1].ends_with("escalated"), "{titles:?}");
+    // What a person needs is in the message: deadline, account, the incident id, a link.
+    let opened = slack.messages()[0].to_string();
+    for want in [
+        "Respond by",
+        "Account",
+        "Findings",
+        last.id.as_str(),
+        "securityhub",
+    ] {
+        assert!(opened.contains(want), "{want} missing: {opened}");
+    }
+    let escalated = teams.messages()[1].to_string();
+    assert!(escalated.contains("secops-pager"), "{escalated}");
+
+    // The stream redelivers the batch: nothing is posted twice.
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+    assert_eq!((slack.messages().len(), teams.messages().len()), (4, 4));
+
+    // A message Slack refuses (400) is dead-lettered alone; a removed webhook (404) parks the
+    // sink as misconfigured and the version waits in the outbox.
+    let mut v6 = last.clone();
+    v6.version = 6;
+    v6.status = vigil_domain::IncidentStatus::Open;
+    slack.fault(Fault::Status(400));
+    let r = forward::process(&d, &event(&[incident_record(&v6, Some(&last), 7)]), None).await;
+    assert_eq!(r.per_sink["chat"].dead_lettered, 1, "{r:?}");
+    assert_eq!(teams.messages().len(), 5, "the other sink is not held back");
+    let mut v7 = v6.clone();
+    v7.version = 7;
+    v7.status = vigil_domain::IncidentStatus::Acknowledged;
+    for _ in 0..3 {
+        slack.fault(Fault::Status(404));
+    }
+    let r = forward::process(&d, &event(&[incident_record(&v7, Some(&v6), 8)]), None).await;
+    assert_eq!(slack.messages().len(), 4);
+    assert_eq!(r.first_failed, None, "parked, not failed: {r:?}");
+    assert_eq!(
+        ledger
+            .outbox()
+            .iter()
+            .filter(|e| e.destination == "chat")
+            .count(),
+        1,
+        "{:?}",
+        ledger.outbox()
+    );
+}
+
+#[tokio::test]
+async fn sns_notices_reach_an_sqs_subscriber_with_filterable_attributes() {
+    let Some(endpoint) = vigil_e2e::moto_endpoint() else {
+        return;
+    };
+    let sns = vigil_e2e::sns_client(&endpoint);
+    let sqs = vigil_e2e::sqs_client(&endpoint);
+    let topic = sns
+        .create_topic()
+        .name(format!("vigil-notify-{}", std::process::id()))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue = sqs
+        .create_queue()
+        .queue_name(format!("vigil-notify-sub-{}", std::process::id()))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    // A subscriber that wants only escalations and openings, by filter policy.
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .attributes("RawMessageDelivery", "false")
+        .attributes(
+            "FilterPolicy",
+            r#"{"notice": ["opened", "escalated"], "severity": ["HIGH", "CRITICAL"]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let yaml = format!("sinks:\n  - {{type: sns, name: topic, topic_arn: '{topic}'}}");
+    let ledger = Arc::new(MemoryLedger::default());
+    let mut d = deps(&yaml, ledger.clone());
+    d.dispatcher = d
+        .dispatcher
+        .with_publisher(Arc::new(vigil_aws_sns::Sns::new(sns.clone())));
+    let (recs, last) = chat_lifecycle();
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    let r = forward::process(&d, &event(&recs), None).await;
+    assert_eq!(r.first_failed, None);
+
+    let mut got: Vec<serde_json::Value> = Vec::new();
+    for _ in 0..5 {
+        let out = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            got.push(serde_json::from_str(m.body().unwrap()).unwrap());
+        }
+    }
+    // The SNS envelope: subject, text and the attributes the filter matched.
+    let notices: Vec<&str> = got
+        .iter()
+        .map(|e| e["MessageAttributes"]["notice"]["Value"].as_str().unwrap())
+        .collect();
+    assert_eq!(notices, ["opened", "escalated"], "{got:#?}");
+    let first = &got[0];
+    assert!(first["Subject"]
+        .as_str()
+        .unwrap()
+        .starts_with("Vigil [HIGH] root credential use: opened"));
+    let text = first["Message"].as_str().unwrap();
+    assert!(
+        text.contains("Respond by: ") && text.contains(&last.id),
+        "{text}"
+    );
+    assert_eq!(
+        first["MessageAttributes"]["incident_id"]["Value"],
+        last.id.as_str()
+    );
+    assert_eq!(first["MessageAttributes"]["severity"]["Value"], "HIGH");
+}

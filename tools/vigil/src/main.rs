@@ -593,6 +593,11 @@ async fn forward_deps(
             vigil_aws_dynamodb::DynamoFindings::new(client.clone(), &config.table_name),
         )),
     )?;
+    let dispatcher = if dispatcher.has_sns() {
+        dispatcher.with_publisher(std::sync::Arc::new(vigil_aws_sns::Sns::from_env().await))
+    } else {
+        dispatcher
+    };
     Ok((
         forward::Deps {
             dispatcher,

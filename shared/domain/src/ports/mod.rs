@@ -7,12 +7,14 @@
 //! - [`delivery`]: per-destination delivery state with a durable outbox, and the incident's
 //!   findings, for the forwarder.
 //! - [`secrets`]: where destination credentials come from.
+//! - [`publish`]: where notifications to a topic go (Amazon SNS).
 //! - [`memory`]: the in-memory fakes ([`MemoryStore`], [`MemoryLedger`]). They implement exactly
 //!   the conditions the DynamoDB adapter sends (`attribute_not_exists` / `version = :v`), so the
 //!   engine's concurrency logic is unit-testable without a database.
 
 pub mod delivery;
 pub mod memory;
+pub mod publish;
 pub mod runbook_source;
 pub mod secrets;
 
@@ -29,6 +31,7 @@ pub use delivery::{
     OutboxEntry,
 };
 pub use memory::{MemoryLedger, MemoryStore};
+pub use publish::{PublishError, TopicMessage, TopicPublisher};
 pub use runbook_source::{
     DirectoryError, DirectorySource, RunbookObject, RunbookSource, RunbookSourceError,
 };
