@@ -4,7 +4,8 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 started=0
-cleanup() { [ "$started" = 1 ] && ddb_stop; return 0; }
+moto_started=0
+cleanup() { [ "$started" = 1 ] && ddb_stop; [ "$moto_started" = 1 ] && moto_stop; return 0; }
 trap cleanup EXIT
 pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
@@ -110,3 +111,45 @@ echo "  lines in the sink file: $(wc -l < "$SIEM_FILE")"
 echo
 log "first payload in full:"
 head -1 "$SIEM_FILE" | python3 -m json.tool | sed -n 1,60p
+echo
+log "notifications: an SNS topic (moto) with an SQS subscriber whose filter policy takes escalations and acknowledgements of HIGH and CRITICAL incidents"
+if ! { [ -f "$LOCAL/moto.pid" ] && kill -0 "$(cat "$LOCAL/moto.pid")" 2>/dev/null; }; then moto_started=1; fi
+moto_start
+export AWS_ENDPOINT_URL_SNS="$VIGIL_MOTO_ENDPOINT" AWS_ENDPOINT_URL_SQS="$VIGIL_MOTO_ENDPOINT"
+TOPIC_QUEUE=$("$LOCAL/venv-moto/bin/python" - "$VIGIL_MOTO_ENDPOINT" "$TABLE_NAME" <<'PY'
+import json, sys, boto3
+ep, name = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+sns, sqs = boto3.client("sns", **kw), boto3.client("sqs", **kw)
+topic = sns.create_topic(Name=f"{name}-incidents")["TopicArn"]
+queue = sqs.create_queue(QueueName=f"{name}-soc-chatbot")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={
+    "FilterPolicy": json.dumps({"notice": ["escalated", "acknowledged"], "severity": ["HIGH", "CRITICAL"]})})
+print(topic, queue)
+PY
+)
+read -r TOPIC QUEUE <<<"$TOPIC_QUEUE"
+export VIGIL_SINKS="sinks: [{type: file, name: local-siem, path: '$SIEM_FILE'}, {type: sns, name: soc-topic, topic_arn: '$TOPIC'}]"
+log "forwarding with the SNS sink added: the file sink has every version already; the topic gets a notice per version that is news to a person"
+"$VIGIL" forward
+"$LOCAL/venv-moto/bin/python" - "$VIGIL_MOTO_ENDPOINT" "$QUEUE" <<'PY'
+import json, sys, boto3
+ep, queue = sys.argv[1], sys.argv[2]
+sqs = boto3.client("sqs", endpoint_url=ep, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+got = []
+for _ in range(5):
+    got += sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+print(f"  the subscriber received {len(got)} notifications:")
+for m in got:
+    env = json.loads(m["Body"])
+    attrs = {k: v["Value"] for k, v in env.get("MessageAttributes", {}).items()}
+    print(f"    {env['Subject']}   [notice={attrs.get('notice')} severity={attrs.get('severity')} environment={attrs.get('environment')}]")
+if got:
+    print("  the first one, as an e-mail subscriber reads it:")
+    for line in json.loads(got[0]["Body"])["Message"].splitlines()[:16]:
+        print("    " + line)
+PY
+echo
+log "the SLA report over the sample period (the fixtures are days old, so most deadlines were breached; the acknowledged root-credential incident was late): vigil report --since 30d"
+"$VIGIL" report --since 30d

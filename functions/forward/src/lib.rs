@@ -27,7 +27,8 @@ use vigil_delivery::dispatch::DrainReport;
 use vigil_delivery::{BatchReport, Delivery, Dispatcher};
 use vigil_domain::ports::FindingCleanup;
 
-use crate::stream::{batch_response, decode, RecordOutcome};
+use crate::stream::{batch_response, decode, ClockSample, RecordOutcome};
+use vigil_domain::sla::ClockEvent;
 
 pub struct Deps {
     pub dispatcher: Dispatcher,
@@ -143,15 +144,26 @@ pub async fn forward_records(
     cleanup: Option<&dyn FindingCleanup>,
     records: &[EventRecord],
     deadline: Option<Instant>,
-) -> BatchReport {
+) -> (BatchReport, Vec<ClockSample>) {
     let mut report = BatchReport {
         records: records.len() as u64,
         ..Default::default()
     };
     let mut deliveries = Vec::new();
     let mut removed: Vec<(usize, String, Vec<String>)> = Vec::new();
+    let mut clock = Vec::new();
     for (index, r) in records.iter().enumerate() {
         let item = decode(r);
+        for c in &item.clock {
+            match c.event {
+                ClockEvent::Breached => tracing::warn!(incident_id = %c.incident_id,
+                    severity = %c.severity, "response deadline breached"),
+                ClockEvent::Acknowledged { seconds } => tracing::info!(
+                    incident_id = %c.incident_id, severity = %c.severity,
+                    time_to_acknowledge_secs = seconds, "incident acknowledged"),
+            }
+        }
+        clock.extend(item.clock);
         match item.outcome {
             RecordOutcome::Forward(p) => {
                 *report
@@ -201,12 +213,12 @@ pub async fn forward_records(
             }
         }
     }
-    report
+    (report, clock)
 }
 
 /// The handler without the Lambda envelope (also used by `vigil forward` and `vigil redrive`).
 pub async fn process(deps: &Deps, event: &DynamoDbEvent, deadline: Option<Instant>) -> BatchReport {
-    let report = forward_records(
+    let (report, clock) = forward_records(
         &deps.dispatcher,
         deps.cleanup.as_deref(),
         &event.records,
@@ -224,7 +236,11 @@ pub async fn process(deps: &Deps, event: &DynamoDbEvent, deadline: Option<Instan
         "stream batch forwarded"
     );
     if deps.emit_metrics {
-        for line in metrics::batch_lines(&report, Utc::now().timestamp_millis()) {
+        let ts = Utc::now().timestamp_millis();
+        for line in metrics::batch_lines(&report, ts)
+            .into_iter()
+            .chain(metrics::clock_lines(&clock, ts))
+        {
             println!("{line}");
         }
     }

@@ -72,6 +72,39 @@ pub fn batch_lines(r: &BatchReport, timestamp_ms: i64) -> Vec<String> {
     out
 }
 
+/// EMF lines of the response clock: per acknowledgement a `TimeToAcknowledge` (seconds) and
+/// per breach a `DeadlineBreached` (count), by severity (the `CriticalDeadlineBreachAlarm`
+/// watches CRITICAL).
+pub fn clock_lines(samples: &[crate::stream::ClockSample], timestamp_ms: i64) -> Vec<String> {
+    use vigil_domain::sla::ClockEvent;
+    samples
+        .iter()
+        .map(|c| {
+            let sev = c.severity.as_str();
+            let (name, unit, value) = match c.event {
+                ClockEvent::Acknowledged { seconds } => {
+                    ("TimeToAcknowledge", "Seconds", seconds.max(0) as u64)
+                }
+                ClockEvent::Breached => ("DeadlineBreached", "Count", 1),
+            };
+            let mut v = json!({
+                "_aws": {
+                    "Timestamp": timestamp_ms,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "Vigil",
+                        "Dimensions": [["Severity"]],
+                        "Metrics": [{"Name": name, "Unit": unit}],
+                    }]
+                },
+                "Severity": sev,
+                "IncidentId": c.incident_id,
+            });
+            v[name] = json!(value);
+            v.to_string()
+        })
+        .collect()
+}
+
 /// EMF lines of one drain run: totals (due entries, oldest age) and per sink.
 pub fn drain_lines(r: &DrainReport, timestamp_ms: i64) -> Vec<String> {
     let mut out = vec![emf(
@@ -108,6 +141,44 @@ pub fn drain_lines(r: &DrainReport, timestamp_ms: i64) -> Vec<String> {
 mod tests {
     use super::*;
     use vigil_delivery::SinkStats;
+
+    #[test]
+    fn clock_lines_carry_seconds_and_breaches_by_severity() {
+        use crate::stream::ClockSample;
+        use vigil_domain::asff::SeverityLabel;
+        use vigil_domain::sla::ClockEvent;
+        let lines = clock_lines(
+            &[
+                ClockSample {
+                    incident_id: "inc-1".into(),
+                    severity: SeverityLabel::Critical,
+                    event: ClockEvent::Acknowledged { seconds: 1140 },
+                },
+                ClockSample {
+                    incident_id: "inc-2".into(),
+                    severity: SeverityLabel::Critical,
+                    event: ClockEvent::Breached,
+                },
+            ],
+            7,
+        );
+        let v: Vec<Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v[0]["TimeToAcknowledge"], 1140);
+        assert_eq!(
+            v[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"],
+            "Seconds"
+        );
+        assert_eq!(v[1]["DeadlineBreached"], 1);
+        assert_eq!(v[1]["Severity"], "CRITICAL");
+        assert_eq!(
+            v[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Severity"
+        );
+        assert_eq!(v[1]["IncidentId"], "inc-2", "a property, not a dimension");
+    }
 
     #[test]
     fn emf_lines_declare_every_metric_they_carry() {

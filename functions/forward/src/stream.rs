@@ -27,6 +27,17 @@ pub enum RecordOutcome {
 pub struct StreamItem {
     pub sequence_number: Option<String>,
     pub outcome: RecordOutcome,
+    /// What the change means for the response clock (an acknowledgement, a breach), with the
+    /// incident's id and severity.
+    pub clock: Vec<ClockSample>,
+}
+
+/// A response-clock event of one incident change (`TimeToAcknowledge`, `DeadlineBreached`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClockSample {
+    pub incident_id: String,
+    pub severity: vigil_domain::asff::SeverityLabel,
+    pub event: vigil_domain::sla::ClockEvent,
 }
 
 fn is_incident(item: &serde_dynamo::Item) -> bool {
@@ -35,6 +46,7 @@ fn is_incident(item: &serde_dynamo::Item) -> bool {
 
 pub fn decode(record: &EventRecord) -> StreamItem {
     let change = &record.change;
+    let mut clock = Vec::new();
     let outcome = if record.event_name == "REMOVE" {
         match incident_id_of_keys(&change.keys) {
             Some(id) if is_incident(&change.old_image) || change.old_image.is_empty() => {
@@ -56,6 +68,14 @@ pub fn decode(record: &EventRecord) -> StreamItem {
                 } else {
                     None
                 };
+                clock = vigil_domain::sla::clock_events(old.as_ref(), &new)
+                    .into_iter()
+                    .map(|event| ClockSample {
+                        incident_id: new.id.clone(),
+                        severity: new.severity,
+                        event,
+                    })
+                    .collect();
                 match classify(old.as_ref(), &new) {
                     Some(c) => RecordOutcome::Forward(Box::new(IncidentPayload::new(&new, c))),
                     None => RecordOutcome::Skip("no change a SIEM needs"),
@@ -66,6 +86,7 @@ pub fn decode(record: &EventRecord) -> StreamItem {
     StreamItem {
         sequence_number: change.sequence_number.clone(),
         outcome,
+        clock,
     }
 }
 

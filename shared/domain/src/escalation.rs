@@ -219,6 +219,11 @@ pub struct Escalation {
     /// version notifies (only the steps done in the write that made it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// When an escalation run saw the response deadline pass without an acknowledgement
+    /// (marked once, whether or not a policy applies; it counts as a breach in
+    /// `DeadlineBreached` and `vigil report`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breached_at: Option<DateTime<Utc>>,
 }
 
 impl Escalation {
@@ -266,15 +271,32 @@ pub fn next_check(rb: &Runbook, inc: &Incident) -> Option<DateTime<Utc>> {
     if !inc.awaits_acknowledgement() {
         return None;
     }
-    let p = policy_for(rb, inc)?;
-    p.steps
-        .iter()
-        .filter_map(|s| {
-            (1..=s.max)
-                .find(|n| !inc.escalation.has(&s.id, *n))
-                .and_then(|n| due_at(s, n, inc))
-        })
-        .min()
+    // The deadline itself, until a run has marked its breach.
+    let breach = inc
+        .response_deadline
+        .filter(|_| inc.escalation.breached_at.is_none());
+    let steps = policy_for(rb, inc).and_then(|p| {
+        p.steps
+            .iter()
+            .filter_map(|s| {
+                (1..=s.max)
+                    .find(|n| !inc.escalation.has(&s.id, *n))
+                    .and_then(|n| due_at(s, n, inc))
+            })
+            .min()
+    });
+    match (breach, steps) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether the response deadline has passed at `now` with the incident still waiting for an
+/// analyst, and no run has marked it yet.
+pub fn breaching(inc: &Incident, now: DateTime<Utc>) -> bool {
+    inc.awaits_acknowledgement()
+        && inc.escalation.breached_at.is_none()
+        && inc.response_deadline.is_some_and(|d| d <= now)
 }
 
 /// The incident after the steps due at `now`, or `None` when nothing is due (its
@@ -283,10 +305,27 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
     if !inc.awaits_acknowledgement() {
         return None;
     }
-    let p = policy_for(rb, inc)?;
+    let policy = policy_for(rb, inc);
     let mut next = inc.clone();
+    let breached = breaching(inc, now);
+    if breached {
+        next.escalation.breached_at = Some(now);
+        let late = inc
+            .response_deadline
+            .map_or(0, |d| (now - d).num_minutes().max(0));
+        next.record(crate::lifecycle::Transition {
+            at: now,
+            from: inc.status,
+            to: inc.status,
+            by: crate::lifecycle::BY_VIGIL.to_owned(),
+            source: "escalation".to_owned(),
+            why: format!("response deadline breached: not acknowledged {late} min after it"),
+            reference: Some("esc#breach".to_owned()),
+        });
+    }
     let mut fired: Vec<StepDone> = Vec::new();
-    for s in &p.steps {
+    let steps = policy.map_or(&[][..], |p| p.steps.as_slice());
+    for s in steps {
         // The latest due occurrence not done yet fires; earlier missed ones are skipped.
         let due: Vec<(u32, DateTime<Utc>)> = (1..=s.max)
             .filter(|n| !inc.escalation.has(&s.id, *n))
@@ -310,11 +349,15 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
             next.escalation.done.push(d);
         }
     }
-    if fired.is_empty() && next.escalation.done.len() == inc.escalation.done.len() {
+    if !breached && fired.is_empty() && next.escalation.done.len() == inc.escalation.done.len() {
         return None;
     }
-    next.escalation.policy = Some(p.name.clone());
+    let policy_name = policy.map_or_else(String::new, |p| p.name.clone());
+    if policy.is_some() {
+        next.escalation.policy = Some(policy_name.clone());
+    }
     next.escalation.notify = fired.iter().map(|d| d.route.clone()).collect();
+    next.escalation.notify.sort();
     next.escalation.notify.dedup();
     for d in &fired {
         let when = match inc.response_deadline {
@@ -332,7 +375,7 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
             source: "escalation".to_owned(),
             why: format!(
                 "step {} #{} of policy {}: notify route {} ({when})",
-                d.step, d.n, p.name, d.route
+                d.step, d.n, policy_name, d.route
             ),
             reference: Some(format!("esc#{}#{}", d.step, d.n)),
         });
@@ -348,6 +391,8 @@ pub struct RunReport {
     pub examined: usize,
     /// Step occurrences that happened (each notifies its route).
     pub steps: usize,
+    /// Incidents whose response deadline this run marked as breached.
+    pub breaches: usize,
     /// Incidents whose next check only moved (nothing was due yet).
     pub refreshed: usize,
     pub conflicts: u64,
@@ -407,13 +452,21 @@ pub async fn run<S: crate::ports::IncidentStore + crate::ports::EscalationIndex>
                 }],
                 ..Default::default()
             };
+            let breach =
+                next.escalation.breached_at.is_some() && inc.escalation.breached_at.is_none();
             match store.commit(&c).await {
                 Ok(()) => {
+                    if breach {
+                        report.breaches += 1;
+                        tracing::warn!(incident_id = %id, severity = %inc.severity,
+                            account = %inc.account_id, deadline = ?inc.response_deadline,
+                            "response deadline breached");
+                    }
                     if steps > 0 {
                         report.steps += steps;
                         tracing::info!(incident_id = %id, routes = ?next.escalation.notify,
                             policy = ?next.escalation.policy, "escalation step");
-                    } else {
+                    } else if !breach {
                         report.refreshed += 1;
                     }
                     break;
@@ -515,7 +568,14 @@ escalation:
         assert_eq!(next_check(&rb, &i), None);
         let mut low = high();
         low.severity = SeverityLabel::Low;
-        assert_eq!(escalate(&rb, &low, at_minutes(100)), None);
+        // Without a policy nothing notifies; a passed deadline is still marked, once.
+        assert_eq!(next_check(&rb, &low), low.response_deadline);
+        assert_eq!(escalate(&rb, &low, at_minutes(59)), None);
+        let marked = escalate(&rb, &low, at_minutes(100)).unwrap();
+        assert_eq!(marked.escalation.breached_at, Some(at_minutes(100)));
+        assert!(marked.escalation.notify.is_empty() && fired(&marked).is_empty());
+        assert_eq!(marked.escalation.next_check, None);
+        assert_eq!(escalate(&rb, &marked, at_minutes(200)), None);
         // No deadline: only `open` steps.
         let mut none = high();
         none.response_deadline = None;
@@ -591,7 +651,12 @@ escalation:
                     i.id
                 );
                 assert_eq!(i.escalation.next_check, Some(at_minutes(90)));
-                assert_eq!(i.history.len(), 3, "each step once in the history");
+                assert_eq!(i.escalation.breached_at, Some(at_minutes(61)));
+                assert_eq!(
+                    i.history.len(),
+                    4,
+                    "each step and the breach once in the history"
+                );
             }
         });
     }

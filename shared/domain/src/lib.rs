@@ -15,6 +15,8 @@
 //! - [`incident`]: incidents and the pure rules that fold finding states into them.
 //! - [`engine`]: deduplication and aggregation of a batch through the store port, with
 //!   optimistic concurrency; its pure core is [`engine::plan`].
+//! - [`lifecycle`], [`escalation`], [`sla`]: the response clock: status transitions and their
+//!   history, escalation steps before and after deadlines, SLA figures and clock events.
 //! - [`ports`]: the traits the domain needs (store, delivery state, secrets) and in-memory
 //!   fakes with the adapters' semantics.
 //! - [`testing`] (tests and the `test-util` feature): one ASFF builder for every crate's tests.
@@ -31,6 +33,7 @@ pub mod incident;
 pub mod lifecycle;
 pub mod ports;
 pub mod runbook;
+pub mod sla;
 #[cfg(any(test, feature = "test-util"))]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod testing;

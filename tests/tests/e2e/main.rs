@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 mod account_facts;
+mod clock;
 mod concurrency;
 mod corpus;
 mod escalation;

@@ -4,11 +4,13 @@
 //! # Layout
 //! - [`replay`]: event files through the ingest function's code.
 //! - [`redrive`]: re-forwarding stream records from on-failure messages, and catch-up.
+//! - [`report`]: the SLA report (`vigil report`) as text and CSV.
 //! - [`retro`]: the report of `vigil runbook apply --retroactive`.
 
 pub mod explain;
 pub mod impact;
 pub mod redrive;
 pub mod replay;
+pub mod report;
 pub mod retro;
 pub mod runbook_cli;

@@ -28,7 +28,7 @@ use vigil_aws_dynamodb::{ensure_table, DynamoStore};
 use vigil_domain::incident::Incident;
 use vigil_domain::IncidentReader;
 
-use vigil::redrive;
+use vigil::{redrive, report};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -117,6 +117,23 @@ enum Command {
     /// Run the escalation steps due now once, as the ingest function's schedule does every
     /// minute (runbook `escalation:`).
     Escalate,
+    /// The SLA report: per severity x environment and per account, the incidents opened in the
+    /// period, answered within target (%), median and p90 time to acknowledge, the breaches,
+    /// and every incident waiting for an acknowledgement now with its time left.
+    Report {
+        /// The period, back from now: `7d`, `24h`, `90m`, `2w`.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        /// Report as of this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// One JSON document.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV, one row per group.
+        #[arg(long)]
+        csv: bool,
+    },
     /// List incidents, most recent first.
     Incidents {
         /// Only open incidents.
@@ -531,9 +548,34 @@ async fn main() -> Result<()> {
             )
             .await?;
             println!(
-                "escalation: {} incidents looked at, {} steps done, {} rescheduled",
-                r.examined, r.steps, r.refreshed
+                "escalation: {} incidents looked at, {} steps done, {} deadlines breached, {} rescheduled",
+                r.examined, r.steps, r.breaches, r.refreshed
             );
+        }
+        Command::Report {
+            since,
+            at,
+            json,
+            csv,
+        } => {
+            let now = match at {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .with_context(|| format!("--at {t:?} is not an RFC 3339 time"))?
+                    .with_timezone(&Utc),
+                None => Utc::now(),
+            };
+            let period = vigil_domain::sla::parse_period(&since)
+                .with_context(|| format!("--since {since:?}: use a number and d, h, m or w"))?;
+            let store = DynamoStore::new(client, config.table_name);
+            let incidents = store.list_incidents(false).await?;
+            let r = vigil_domain::sla::report(&incidents, now - period, now);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else if csv {
+                print!("{}", report::csv(&r));
+            } else {
+                print!("{}", report::text(&r));
+            }
         }
         Command::Incidents {
             open,
