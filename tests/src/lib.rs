@@ -4,6 +4,10 @@
 //! starts it). Without it they print why and skip, unless `VIGIL_REQUIRE_SERVICES=1` (as in
 //! `make test` and CI), where a missing service fails the test instead of hiding it.
 
+/// Protocol-level fakes of AWS services with no local implementation (Security Hub): test
+/// infrastructure, so failures panic.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod fakes;
 /// Test receivers (HEC, webhook, rsyslog): test infrastructure, so failures panic.
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod receivers;
@@ -631,4 +635,32 @@ pub fn vigil_cli(table: &str, endpoint: &str) -> Option<std::process::Command> {
         .env_remove("VIGIL_RUNBOOK")
         .env_remove("VIGIL_RUNBOOK_S3_URI");
     Some(c)
+}
+
+/// The table's stream as the forwarder would see it, from snapshots: each call gives a record
+/// (old and new image) for every incident whose version changed since the last call.
+#[derive(Debug, Default)]
+pub struct StreamTap {
+    seen: std::collections::BTreeMap<String, vigil_domain::incident::Incident>,
+    seq: u64,
+}
+
+impl StreamTap {
+    pub async fn records(
+        &mut self,
+        store: &DynamoStore,
+    ) -> Vec<aws_lambda_events::event::dynamodb::EventRecord> {
+        use vigil_domain::IncidentReader;
+        let mut out = Vec::new();
+        for inc in store.list_incidents(false).await.unwrap_or_default() {
+            let old = self.seen.get(&inc.id);
+            if old.is_some_and(|o| o.version == inc.version) {
+                continue;
+            }
+            self.seq += 1;
+            out.push(incident_record(&inc, old, self.seq));
+            self.seen.insert(inc.id.clone(), inc);
+        }
+        out
+    }
 }

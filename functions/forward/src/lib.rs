@@ -152,6 +152,7 @@ pub async fn forward_records(
     let mut deliveries = Vec::new();
     let mut removed: Vec<(usize, String, Vec<String>)> = Vec::new();
     let mut clock = Vec::new();
+    let mut suppressed: Vec<(usize, vigil_domain::FindingRecord)> = Vec::new();
     for (index, r) in records.iter().enumerate() {
         let item = decode(r);
         for c in &item.clock {
@@ -178,6 +179,7 @@ pub async fn forward_records(
                 });
             }
             RecordOutcome::IncidentRemoved { id, listed } => removed.push((index, id, listed)),
+            RecordOutcome::Suppressed(rec) => suppressed.push((index, *rec)),
             RecordOutcome::Skip(why) => {
                 report.skipped += 1;
                 tracing::debug!(sequence_number = ?item.sequence_number, reason = why, "record skipped");
@@ -190,6 +192,19 @@ pub async fn forward_records(
         }
     }
     let mut report = dispatcher.forward(deliveries, deadline, report).await;
+    // Findings a runbook rule suppressed: written back to Security Hub here. A transient
+    // failure retries the stream from that record (the other sinks skip what they have).
+    if !suppressed.is_empty() {
+        let recs: Vec<&vigil_domain::FindingRecord> = suppressed.iter().map(|(_, r)| r).collect();
+        if let Err(at) = dispatcher.write_back_suppressed(&recs).await {
+            let seq = records[suppressed[at].0].change.sequence_number.clone();
+            let earlier = |a: &str, b: &str| (a.len(), a) < (b.len(), b);
+            report.first_failed = match (report.first_failed.take(), seq) {
+                (Some(f), Some(s)) => Some(if earlier(&s, &f) { s } else { f }),
+                (f, s) => f.or(s),
+            };
+        }
+    }
     for (index, id, listed) in removed {
         let Some(cleanup) = cleanup else {
             report.skipped += 1;

@@ -33,6 +33,13 @@ async fn main() -> Result<(), Error> {
     } else {
         dispatcher
     };
+    let dispatcher = if dispatcher.has_securityhub() {
+        dispatcher.with_finding_writer(Arc::new(
+            vigil_aws_securityhub::SecurityHub::from_env().await,
+        ))
+    } else {
+        dispatcher
+    };
     tracing::info!(sinks = ?dispatcher.sink_names(), "forwarder ready");
     let deps = &Deps {
         dispatcher,

@@ -4,7 +4,8 @@
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use vigil_aws_dynamodb::items::{
-    image_is, incident_from_image, incident_id_of_keys, KIND_INCIDENT,
+    finding_from_image, image_is, incident_from_image, incident_id_of_keys, wants_writeback,
+    KIND_INCIDENT,
 };
 use vigil_domain::StoreError;
 use vigil_wire::payload::{classify, IncidentPayload};
@@ -19,6 +20,8 @@ pub enum RecordOutcome {
     /// An incident left the table (its TTL expired): the finding records it held go too
     /// (`listed`: the members its last image lists; the others are found through the index).
     IncidentRemoved { id: String, listed: Vec<String> },
+    /// A finding a runbook rule suppressed: Security Hub sinks set it `SUPPRESSED`.
+    Suppressed(Box<vigil_domain::FindingRecord>),
     /// The image does not decode: logged and counted; retrying cannot fix it.
     Malformed(StoreError),
 }
@@ -56,6 +59,11 @@ pub fn decode(record: &EventRecord) -> StreamItem {
                 RecordOutcome::IncidentRemoved { id, listed }
             }
             _ => RecordOutcome::Skip("item removed"),
+        }
+    } else if wants_writeback(&change.new_image) {
+        match finding_from_image(&change.new_image) {
+            Ok(r) => RecordOutcome::Suppressed(Box::new(r)),
+            Err(e) => RecordOutcome::Malformed(e),
         }
     } else if !is_incident(&change.new_image) {
         RecordOutcome::Skip("not an incident item")

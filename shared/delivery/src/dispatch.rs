@@ -163,6 +163,14 @@ impl Dispatcher {
                 })
             })
             .collect::<Result<Vec<_>, TlsError>>()?;
+        let mut slots = slots;
+        if let Some(f) = &findings {
+            for slot in &mut slots {
+                if let Sink::SecurityHub(s) = &mut slot.sink {
+                    s.set_findings(f.clone());
+                }
+            }
+        }
         Ok(Self {
             slots,
             ledger,
@@ -184,6 +192,44 @@ impl Dispatcher {
             }
         }
         self
+    }
+
+    /// Where the Security Hub sinks write (the Security Hub adapter in the forwarder).
+    pub fn with_finding_writer(
+        mut self,
+        writer: Arc<dyn vigil_domain::ports::FindingWriter>,
+    ) -> Self {
+        for slot in &mut self.slots {
+            if let Sink::SecurityHub(s) = &mut slot.sink {
+                s.set_writer(writer.clone());
+            }
+        }
+        self
+    }
+
+    /// Sets `SUPPRESSED` in Security Hub on findings a runbook rule suppressed, through every
+    /// Security Hub sink. `Err(i)`: the first record (by index) whose write failed in a way
+    /// worth retrying; configuration and data failures are logged and not retried here.
+    pub async fn write_back_suppressed(
+        &self,
+        records: &[&vigil_domain::FindingRecord],
+    ) -> Result<(), usize> {
+        let mut first_failed: Option<usize> = None;
+        for slot in &self.slots {
+            if let Sink::SecurityHub(s) = &slot.sink {
+                if let Err(i) = s.suppress(records).await {
+                    first_failed = Some(first_failed.map_or(i, |f| f.min(i)));
+                }
+            }
+        }
+        first_failed.map_or(Ok(()), Err)
+    }
+
+    /// Whether a sink writes back to Security Hub (the forwarder then builds a client).
+    pub fn has_securityhub(&self) -> bool {
+        self.slots
+            .iter()
+            .any(|s| matches!(s.sink, Sink::SecurityHub(_)))
     }
 
     /// Whether a sink publishes to SNS (the forwarder then builds an SNS client).

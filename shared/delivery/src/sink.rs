@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use vigil_wire::sinks::SinkConfig;
 
-use crate::clients::{chat, file, hec, pagerduty, sns, syslog, webhook};
+use crate::clients::{chat, file, hec, pagerduty, securityhub, sns, syslog, webhook};
 use crate::message::{Delivery, SendResults};
 use crate::secrets::Secrets;
 use crate::tls::TlsError;
@@ -19,6 +19,7 @@ pub enum Sink {
     PagerDuty(pagerduty::PagerDutyClient),
     Chat(chat::ChatClient),
     Sns(sns::SnsClient),
+    SecurityHub(securityhub::SecurityHubClient),
     File(file::FileClient),
 }
 
@@ -47,6 +48,9 @@ impl Sink {
                 secrets.clone(),
             )?),
             SinkConfig::Sns(c) => Sink::Sns(sns::SnsClient::new(c.clone())),
+            SinkConfig::SecurityHub(c) => {
+                Sink::SecurityHub(securityhub::SecurityHubClient::new(c.clone()))
+            }
             SinkConfig::File(c) => Sink::File(file::FileClient::new(c.clone())),
         })
     }
@@ -59,6 +63,7 @@ impl Sink {
             Sink::PagerDuty(s) => &s.config().name,
             Sink::Chat(s) => &s.config().name,
             Sink::Sns(s) => &s.config().name,
+            Sink::SecurityHub(s) => &s.config().name,
             Sink::File(s) => &s.config().name,
         }
     }
@@ -71,6 +76,7 @@ impl Sink {
             Sink::PagerDuty(_) => "pagerduty",
             Sink::Chat(s) => s.kind().as_str(),
             Sink::Sns(_) => "sns",
+            Sink::SecurityHub(_) => "securityhub",
             Sink::File(_) => "file",
         }
     }
@@ -88,6 +94,7 @@ impl Sink {
             Sink::PagerDuty(s) => s.send(batch).await,
             Sink::Chat(s) => s.send(batch).await,
             Sink::Sns(s) => s.send(batch).await,
+            Sink::SecurityHub(s) => s.send(batch).await,
             Sink::File(s) => s.send(batch).await,
         }
     }
@@ -100,7 +107,7 @@ impl Sink {
             Sink::Webhook(s) => s.refresh_credentials(),
             Sink::PagerDuty(s) => s.refresh_credentials(),
             Sink::Chat(s) => s.refresh_credentials(),
-            Sink::Sns(_) | Sink::File(_) => {}
+            Sink::Sns(_) | Sink::SecurityHub(_) | Sink::File(_) => {}
         }
     }
 }

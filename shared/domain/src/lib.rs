@@ -17,6 +17,8 @@
 //!   optimistic concurrency; its pure core is [`engine::plan`].
 //! - [`lifecycle`], [`escalation`], [`sla`]: the response clock: status transitions and their
 //!   history, escalation steps before and after deadlines, SLA figures and clock events.
+//! - [`writeback`]: what Vigil writes back on findings in Security Hub, and how its own echo
+//!   is recognised (loop-free).
 //! - [`ports`]: the traits the domain needs (store, delivery state, secrets) and in-memory
 //!   fakes with the adapters' semantics.
 //! - [`testing`] (tests and the `test-util` feature): one ASFF builder for every crate's tests.
@@ -38,6 +40,7 @@ pub mod sla;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod testing;
 pub mod triage;
+pub mod writeback;
 
 pub use correlate::CorrelationHead;
 pub use engine::{ingest, ingest_raw, ingest_values, BatchReport, Outcome, Settings};

@@ -118,6 +118,9 @@ pub struct IncidentPayload {
     pub products: Vec<String>,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+    /// When this version was written.
+    #[serde(default = "epoch")]
+    pub updated_at: DateTime<Utc>,
     pub lead_finding_id: String,
     pub lead_finding_type: String,
     pub remediation: String,
@@ -173,6 +176,10 @@ pub fn top_findings(records: &[FindingRecord], n: usize) -> Vec<FindingSummary> 
         .collect()
 }
 
+fn epoch() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
 fn first_n(set: &BTreeSet<String>, n: usize) -> Vec<String> {
     set.iter().take(n).cloned().collect()
 }
@@ -206,6 +213,7 @@ impl IncidentPayload {
             products: inc.products.iter().cloned().collect(),
             first_seen: inc.first_seen,
             last_seen: inc.last_seen,
+            updated_at: inc.updated_at,
             lead_finding_id: inc.lead.finding_id.clone(),
             lead_finding_type: inc.lead.finding_type.clone(),
             remediation: inc.lead.remediation.text.clone(),

@@ -356,6 +356,41 @@ impl SnsSink {
     }
 }
 
+/// Security Hub write-back (`BatchUpdateFindings`, see `vigil_domain::writeback`): the
+/// findings of notified incidents go to `NOTIFIED` with a note naming the incident and its
+/// deadline, of resolved incidents to `RESOLVED`, of suppressed ones to `SUPPRESSED`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityHubSink {
+    pub name: String,
+    /// Only incidents at least this severe are written back.
+    #[serde(default = "default_writeback_severity")]
+    pub min_severity: vigil_domain::asff::SeverityLabel,
+    /// Set `NOTIFIED` on the findings of open and acknowledged incidents.
+    #[serde(default = "yes")]
+    pub notified: bool,
+    /// Set `RESOLVED` on the findings of resolved incidents.
+    #[serde(default = "yes")]
+    pub resolved: bool,
+    /// Set `SUPPRESSED` on the findings of suppressed incidents.
+    #[serde(default = "yes")]
+    pub suppressed: bool,
+    /// Requests per second (Security Hub allows 10, burst 30, per account and Region; leave
+    /// room for analysts and other tools).
+    #[serde(default = "default_writeback_rate")]
+    pub requests_per_second: u32,
+}
+
+fn default_writeback_severity() -> vigil_domain::asff::SeverityLabel {
+    vigil_domain::asff::SeverityLabel::Informational
+}
+fn yes() -> bool {
+    true
+}
+fn default_writeback_rate() -> u32 {
+    5
+}
+
 fn default_pagerduty_url() -> String {
     "https://events.pagerduty.com/v2/enqueue".into()
 }
@@ -382,6 +417,8 @@ pub enum SinkConfig {
     Slack(ChatSink),
     Teams(ChatSink),
     Sns(SnsSink),
+    #[serde(rename = "securityhub")]
+    SecurityHub(SecurityHubSink),
     File(FileSink),
 }
 
@@ -394,6 +431,7 @@ impl SinkConfig {
             SinkConfig::PagerDuty(s) => &s.name,
             SinkConfig::Slack(s) | SinkConfig::Teams(s) => &s.name,
             SinkConfig::Sns(s) => &s.name,
+            SinkConfig::SecurityHub(s) => &s.name,
             SinkConfig::File(s) => &s.name,
         }
     }
@@ -407,6 +445,7 @@ impl SinkConfig {
             SinkConfig::Slack(_) => "slack",
             SinkConfig::Teams(_) => "teams",
             SinkConfig::Sns(_) => "sns",
+            SinkConfig::SecurityHub(_) => "securityhub",
             SinkConfig::File(_) => "file",
         }
     }
@@ -572,6 +611,15 @@ impl SinksConfig {
                         ));
                     }
                     check_environments(name, &t.environments)?;
+                }
+                SinkConfig::SecurityHub(h) => {
+                    check_range(
+                        name,
+                        "requests_per_second",
+                        u64::from(h.requests_per_second),
+                        1,
+                        10,
+                    )?;
                 }
                 SinkConfig::File(f) => {
                     if f.path.is_empty() {

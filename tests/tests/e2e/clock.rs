@@ -16,7 +16,7 @@ use vigil_domain::ports::MemoryLedger;
 use vigil_domain::sla::ClockEvent;
 use vigil_domain::{IncidentReader, Runbook, Settings};
 use vigil_e2e::receivers::chat::{ChatReceiver, Service};
-use vigil_e2e::{ddb_endpoint, fresh_store, gd_finding, incident_record};
+use vigil_e2e::{ddb_endpoint, fresh_store, gd_finding, StreamTap};
 use vigil_wire::sinks::SinksConfig;
 
 const RB: &str = r#"
@@ -50,9 +50,7 @@ struct World {
     settings: Settings,
     dispatcher: Dispatcher,
     slack: ChatReceiver,
-    /// The last version of each incident the forwarder saw.
-    seen: std::collections::BTreeMap<String, Incident>,
-    seq: u64,
+    tap: StreamTap,
     clock: Vec<(String, ClockEvent)>,
 }
 
@@ -60,16 +58,7 @@ impl World {
     /// Every stored change since the last call, through the forwarder (as the table's stream
     /// would deliver it, old and new image).
     async fn forward(&mut self) {
-        let mut records = Vec::new();
-        for inc in self.store.list_incidents(false).await.unwrap() {
-            let old = self.seen.get(&inc.id);
-            if old.is_some_and(|o| o.version == inc.version) {
-                continue;
-            }
-            self.seq += 1;
-            records.push(incident_record(&inc, old, self.seq));
-            self.seen.insert(inc.id.clone(), inc);
-        }
+        let records = self.tap.records(&self.store).await;
         let (report, clock) =
             forward::forward_records(&self.dispatcher, None, &records, None).await;
         assert_eq!(report.first_failed, None, "{report:?}");
@@ -161,8 +150,7 @@ async fn the_response_clock_from_findings_to_the_sla_report() {
         )
         .unwrap(),
         slack,
-        seen: Default::default(),
-        seq: 0,
+        tap: StreamTap::default(),
         clock: Vec::new(),
     };
     let a = gd_finding("clock-a", "111111111111", 1, 0, "CRITICAL");

@@ -346,7 +346,7 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
     let dash: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
     let widgets = dash["widgets"].as_array().unwrap();
-    assert_eq!(widgets.len(), 8);
+    assert_eq!(widgets.len(), 10);
     // Every Vigil metric named in a widget is one the code emits.
     let emitted = [
         "FindingsReceived",
@@ -362,6 +362,8 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
         "OutboxOldestAgeSeconds",
         "Queued",
         "DeadLettered",
+        "TimeToAcknowledge",
+        "DeadlineBreached",
     ];
     let lines = [
         ingest::metrics::emf_line(&ingest::Summary::default(), false, 0),
@@ -377,6 +379,22 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
         .join("\n"),
         forward::metrics::drain_lines(&vigil_delivery::dispatch::DrainReport::default(), 0)
             .join("\n"),
+        forward::metrics::clock_lines(
+            &[
+                forward::stream::ClockSample {
+                    incident_id: "i".into(),
+                    severity: vigil_domain::asff::SeverityLabel::Critical,
+                    event: vigil_domain::sla::ClockEvent::Acknowledged { seconds: 1 },
+                },
+                forward::stream::ClockSample {
+                    incident_id: "i".into(),
+                    severity: vigil_domain::asff::SeverityLabel::Critical,
+                    event: vigil_domain::sla::ClockEvent::Breached,
+                },
+            ],
+            0,
+        )
+        .join("\n"),
     ]
     .join("\n");
     for m in emitted {

@@ -26,3 +26,4 @@ mod retro;
 mod runbook_s3;
 mod store;
 mod triage;
+mod writeback;

@@ -640,6 +640,13 @@ async fn forward_deps(
     } else {
         dispatcher
     };
+    let dispatcher = if dispatcher.has_securityhub() {
+        dispatcher.with_finding_writer(std::sync::Arc::new(
+            vigil_aws_securityhub::SecurityHub::from_env().await,
+        ))
+    } else {
+        dispatcher
+    };
     Ok((
         forward::Deps {
             dispatcher,

@@ -133,6 +133,11 @@ pub fn finding_item(r: &FindingRecord) -> Result<Item, StoreError> {
     if let Some(at) = r.expires_at {
         item.insert(ATTR_TTL.into(), n(at.timestamp()));
     }
+    // A finding a runbook rule suppressed, not yet suppressed in Security Hub: the stream
+    // filter hands it to the forwarder's Security Hub write-back.
+    if vigil_domain::writeback::wants_suppression(r) {
+        item.insert(ATTR_WRITEBACK.into(), s("SUPPRESSED"));
+    }
     // Only members their incident does not list are indexed (one index write when they join).
     if let (Some(id), true) = (&r.incident_id, r.indexed) {
         item.insert(ATTR_INCIDENT.into(), s(id.clone()));
@@ -266,6 +271,31 @@ pub fn incident_id_of_keys(keys: &serde_dynamo::Item) -> Option<String> {
         Some(serde_dynamo::AttributeValue::S(pk)) => pk.strip_prefix("I#").map(str::to_owned),
         _ => None,
     }
+}
+
+/// The attribute a finding item carries when it asks for a Security Hub write-back.
+pub const ATTR_WRITEBACK: &str = "wb";
+
+/// Decodes a finding record from a stream image (as Lambda delivers it).
+pub fn finding_from_image(image: &serde_dynamo::Item) -> Result<FindingRecord, StoreError> {
+    let pk = match image.get("pk") {
+        Some(serde_dynamo::AttributeValue::S(s)) => s.as_str(),
+        _ => "<no pk>",
+    };
+    let version = match image.get(ATTR_VERSION) {
+        Some(serde_dynamo::AttributeValue::N(v)) => Some(v.as_str()),
+        _ => None,
+    };
+    let body = match image.get(ATTR_BODY) {
+        Some(serde_dynamo::AttributeValue::B(b)) => Some(b.as_slice()),
+        _ => None,
+    };
+    rebuild(Parts { pk, version, body }, "key", true)
+}
+
+/// Whether a stream image is a finding asking for a Security Hub write-back.
+pub fn wants_writeback(image: &serde_dynamo::Item) -> bool {
+    matches!(image.get(ATTR_WRITEBACK), Some(serde_dynamo::AttributeValue::S(s)) if s == "SUPPRESSED")
 }
 
 /// Decodes an incident from a stream image (as Lambda delivers it).

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod file;
 pub mod hec;
 pub mod pagerduty;
+pub mod securityhub;
 pub mod sns;
 pub mod syslog;
 pub mod webhook;

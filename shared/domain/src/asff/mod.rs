@@ -209,6 +209,13 @@ impl Severity<'_> {
     }
 }
 
+/// `Note`: the last note set on the finding, and by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note<'a> {
+    pub text: Option<Cow<'a, str>>,
+    pub updated_by: Option<Cow<'a, str>>,
+}
+
 /// One entry of `Resources`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource<'a> {
@@ -269,6 +276,8 @@ pub struct Finding<'a> {
     pub workflow_status: Option<Cow<'a, str>>,
     pub workflow_state: Option<Cow<'a, str>>,
     pub record_state: Option<Cow<'a, str>>,
+    /// `Note` (set with BatchUpdateFindings; see `crate::writeback` for Vigil's own).
+    pub note: Option<Note<'a>>,
     pub provider_severity: Option<Severity<'a>>,
     pub provider_types: Option<Vec<Cow<'a, str>>>,
     pub compliance: Option<Compliance<'a>>,

@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{parse_time, Finding, Normalized, Resource, Severity};
+use super::{parse_time, Finding, Normalized, Note, Resource, Severity};
 use crate::error::FindingError;
 
 /// A field read only as a hint: its value when it has the expected shape, else nothing (like a
@@ -205,6 +205,15 @@ struct WireRemediation<'a> {
 struct WireWorkflow<'a> {
     #[serde(borrow, default)]
     status: Option<Str<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireNote<'a> {
+    #[serde(borrow, default)]
+    text: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    updated_by: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -414,6 +423,8 @@ struct WireFinding<'a> {
     #[serde(borrow, default)]
     record_state: Option<Str<'a>>,
     #[serde(borrow, default)]
+    note: Option<Obj<WireNote<'a>>>,
+    #[serde(borrow, default)]
     finding_provider_fields: Option<Obj<WireProviderFields<'a>>>,
     #[serde(borrow, default)]
     compliance: Hint<Compliance<'a>>,
@@ -610,6 +621,10 @@ pub(super) fn parse<'a>(raw: &'a str) -> Result<Finding<'a>, FindingError> {
         workflow_status: w.workflow.and_then(|Obj(w)| cow(w.status)),
         workflow_state: cow(w.workflow_state),
         record_state: cow(w.record_state),
+        note: w.note.map(|Obj(n)| Note {
+            text: cow(n.text),
+            updated_by: cow(n.updated_by),
+        }),
         provider_severity,
         provider_types,
         compliance: w.compliance.0,

@@ -289,7 +289,11 @@ async fn ingest_slice<S: IncidentStore>(
         let mut recheck: Vec<&NormalizedFinding> = Vec::new();
         for f in slice {
             let stored = records.get(&f.key);
-            if is_newer(f, stored) {
+            if stored.is_some_and(|r| crate::writeback::is_echo(f, r)) {
+                // Security Hub's event for Vigil's own write-back: nothing happened.
+                tracing::debug!(finding_id = %f.finding.id, "echo of Vigil's write-back; ignored");
+                report.outcomes.push(outcome_of(f, Outcome::Duplicate));
+            } else if is_newer(f, stored) {
                 pending.push(f);
             } else if stored.is_some_and(|s| f.state_rank() == s.state_rank()) {
                 report.outcomes.push(outcome_of(f, Outcome::Duplicate));

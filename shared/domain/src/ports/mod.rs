@@ -7,7 +7,8 @@
 //! - [`delivery`]: per-destination delivery state with a durable outbox, and the incident's
 //!   findings, for the forwarder.
 //! - [`secrets`]: where destination credentials come from.
-//! - [`publish`]: where notifications to a topic go (Amazon SNS).
+//! - [`publish`]: where notifications to a topic go (Amazon SNS), and Security Hub's
+//!   `BatchUpdateFindings` (write-back).
 //! - [`memory`]: the in-memory fakes ([`MemoryStore`], [`MemoryLedger`]). They implement exactly
 //!   the conditions the DynamoDB adapter sends (`attribute_not_exists` / `version = :v`), so the
 //!   engine's concurrency logic is unit-testable without a database.
@@ -31,7 +32,9 @@ pub use delivery::{
     OutboxEntry,
 };
 pub use memory::{MemoryLedger, MemoryStore};
-pub use publish::{PublishError, TopicMessage, TopicPublisher};
+pub use publish::{
+    FindingWriter, PublishError, TopicMessage, TopicPublisher, Unprocessed, WriteBackError,
+};
 pub use runbook_source::{
     DirectoryError, DirectorySource, RunbookObject, RunbookSource, RunbookSourceError,
 };

@@ -1,4 +1,5 @@
-//! Where notifications to a topic go: Amazon SNS in production, behind [`TopicPublisher`].
+//! Where notifications to a topic go (Amazon SNS in production, behind [`TopicPublisher`]), and
+//! where write-backs to findings go (Security Hub, behind [`FindingWriter`]).
 
 use futures::future::BoxFuture;
 use thiserror::Error;
@@ -61,4 +62,58 @@ pub trait TopicPublisher: Send + Sync {
         &'a self,
         message: &'a TopicMessage,
     ) -> BoxFuture<'a, Result<String, PublishError>>;
+}
+
+/// A finding `BatchUpdateFindings` did not update, with Security Hub's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unprocessed {
+    pub id: String,
+    pub product_arn: String,
+    pub code: String,
+    pub message: String,
+}
+
+impl Unprocessed {
+    /// Codes worth another try: a racing import, a transient failure.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "ConcurrentUpdateError" | "InternalFailure"
+        )
+    }
+}
+
+/// Why a `BatchUpdateFindings` request failed as a whole.
+#[derive(Debug, Error)]
+pub enum WriteBackError {
+    /// Throttled (`LimitExceededException`), a 5xx, a network error: retry later.
+    #[error("Security Hub is unavailable (retryable): {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Access denied, no hub: fix the configuration.
+    #[error("Security Hub refuses Vigil's updates: {message}")]
+    Config {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// This request can never succeed (`InvalidInputException`).
+    #[error("Security Hub rejected the update: {message}")]
+    Invalid {
+        message: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// Security Hub's `BatchUpdateFindings` (the Security Hub adapter in production).
+pub trait FindingWriter: Send + Sync {
+    /// Applies `update`; the findings it did not update.
+    fn batch_update<'a>(
+        &'a self,
+        update: &'a crate::writeback::Update,
+    ) -> BoxFuture<'a, Result<Vec<Unprocessed>, WriteBackError>>;
 }
