@@ -271,10 +271,11 @@ pub fn next_check(rb: &Runbook, inc: &Incident) -> Option<DateTime<Utc>> {
     if !inc.awaits_acknowledgement() {
         return None;
     }
-    // The deadline itself, until a run has marked its breach.
+    // The deadline itself, until a run has marked its breach (never for an incident already
+    // answered: acknowledged, or closed, then reopened).
     let breach = inc
         .response_deadline
-        .filter(|_| inc.escalation.breached_at.is_none());
+        .filter(|_| inc.escalation.breached_at.is_none() && crate::sla::answered_at(inc).is_none());
     let steps = policy_for(rb, inc).and_then(|p| {
         p.steps
             .iter()
@@ -292,10 +293,12 @@ pub fn next_check(rb: &Runbook, inc: &Incident) -> Option<DateTime<Utc>> {
 }
 
 /// Whether the response deadline has passed at `now` with the incident still waiting for an
-/// analyst, and no run has marked it yet.
+/// analyst, never answered (an incident acknowledged or closed in time and reopened later met
+/// its deadline), and no run has marked it yet.
 pub fn breaching(inc: &Incident, now: DateTime<Utc>) -> bool {
     inc.awaits_acknowledgement()
         && inc.escalation.breached_at.is_none()
+        && crate::sla::answered_at(inc).is_none()
         && inc.response_deadline.is_some_and(|d| d <= now)
 }
 
@@ -576,6 +579,11 @@ escalation:
         assert!(marked.escalation.notify.is_empty() && fired(&marked).is_empty());
         assert_eq!(marked.escalation.next_check, None);
         assert_eq!(escalate(&rb, &marked, at_minutes(200)), None);
+        // Acknowledged in time, reopened after the deadline: it met its deadline.
+        let mut reopened = low.clone();
+        reopened.acknowledged_at = Some(at_minutes(10));
+        assert_eq!(next_check(&rb, &reopened), None);
+        assert_eq!(escalate(&rb, &reopened, at_minutes(100)), None);
         // No deadline: only `open` steps.
         let mut none = high();
         none.response_deadline = None;

@@ -47,9 +47,38 @@ pub fn has_vigil_note(f: &NormalizedFinding) -> bool {
     })
 }
 
-/// Whether `f` is the echo of Vigil's own write on the finding stored as `r` (see the module).
+/// How long after Vigil's note Security Hub may still be processing the write (applying a
+/// batch "can take several minutes"): an event later than this is someone else's change.
+pub const ECHO_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The statuses Vigil writes `to` from: it sets `NOTIFIED` on `NEW` findings, `RESOLVED` and
+/// `SUPPRESSED` on `NEW` or `NOTIFIED` ones.
+fn written_from(to: WorkflowStatus, from: WorkflowStatus) -> bool {
+    match to {
+        WorkflowStatus::Notified => from == WorkflowStatus::New,
+        WorkflowStatus::Resolved | WorkflowStatus::Suppressed => {
+            matches!(from, WorkflowStatus::New | WorkflowStatus::Notified)
+        }
+        WorkflowStatus::New => false,
+    }
+}
+
+/// Whether `f` is the echo of Vigil's own write on the finding stored as `r` (see the module):
+/// Vigil's note for the status it has, a status Vigil writes from the stored one, the stored
+/// provider state, and the event within [`ECHO_WINDOW`] of the note. An analyst who sets the
+/// status back (the stored status is then one Vigil does not write from), or sets it later
+/// without a note (the event comes long after the note), is not an echo.
 pub fn is_echo(f: &NormalizedFinding, r: &FindingRecord) -> bool {
+    let fresh = match (
+        f.finding.note.as_ref().and_then(|n| n.updated_at),
+        f.finding.processed_at,
+    ) {
+        (Some(noted), Some(processed)) => processed - noted <= ECHO_WINDOW,
+        _ => true,
+    };
     has_vigil_note(f)
+        && fresh
+        && written_from(f.finding.workflow_status(), r.workflow_status)
         && f.finding.updated_at == r.updated_at
         && f.finding.record_state() == r.record_state
         && f.severity == r.severity
@@ -154,12 +183,13 @@ pub fn updates(v: &Version, members: &[FindingRecord]) -> Vec<Update> {
 }
 
 /// Whether the finding's record asks for a `SUPPRESSED` write-back: a runbook rule suppressed
-/// it (so it is in no incident), it is active, and Security Hub does not have it suppressed
-/// yet (once it does, the provider's next update carries `SUPPRESSED` and this is false).
+/// it (so it is in no incident), it is active, and its status is still `NEW` (an analyst's
+/// status is left alone; once Security Hub has it suppressed, the provider's next update
+/// carries `SUPPRESSED` and this is false).
 pub fn wants_suppression(r: &FindingRecord) -> bool {
     r.incident_id.is_none()
         && r.record_state == RecordState::Active
-        && r.workflow_status != WorkflowStatus::Suppressed
+        && r.workflow_status == WorkflowStatus::New
         && r.explanation.decisions.suppressed.is_some()
 }
 
@@ -206,6 +236,18 @@ mod tests {
         let mut analyst = echo.clone();
         analyst["Workflow"] = json!({"Status": "RESOLVED"});
         assert!(!is_echo(&normalized(&analyst), &r));
+        // An analyst who resolved it (stored RESOLVED) sets it back to NOTIFIED: Vigil's old
+        // note matches the status, but Vigil never writes NOTIFIED over RESOLVED.
+        let mut resolved = r.clone();
+        resolved.workflow_status = WorkflowStatus::Resolved;
+        assert!(!is_echo(&normalized(&echo), &resolved));
+        // A status set long after Vigil's note is someone else's.
+        let mut late = echo.clone();
+        late["Note"]["UpdatedAt"] = json!("2029-12-01T00:00:00Z");
+        assert!(!is_echo(&normalized(&late), &r));
+        let mut prompt = echo.clone();
+        prompt["Note"]["UpdatedAt"] = json!("2029-12-31T23:58:00Z");
+        assert!(is_echo(&normalized(&prompt), &r));
         // The analyst writes a note.
         let mut noted = echo.clone();
         noted["Note"] = json!({"Text": "[Vigil NOTIFIED] looks fine", "UpdatedBy": "arn:aws:iam::1:user/alice"});

@@ -69,7 +69,8 @@ impl Selection<'_> {
 pub enum NoticeKind {
     Opened,
     Reopened,
-    /// Its severity went up while open.
+    /// Its severity changed while open (raised by a finding or a runbook version, or lowered
+    /// by a re-evaluation).
     Raised,
     /// An escalation step notifies the sink's route(s).
     Escalated,
@@ -83,7 +84,7 @@ impl NoticeKind {
         match self {
             NoticeKind::Opened => "opened",
             NoticeKind::Reopened => "reopened",
-            NoticeKind::Raised => "severity raised",
+            NoticeKind::Raised => "severity changed",
             NoticeKind::Escalated => "escalated",
             NoticeKind::Acknowledged => "acknowledged",
             NoticeKind::Resolved => "resolved",
@@ -96,7 +97,7 @@ impl NoticeKind {
         match self {
             NoticeKind::Opened => "opened",
             NoticeKind::Reopened => "reopened",
-            NoticeKind::Raised => "raised",
+            NoticeKind::Raised => "severity",
             NoticeKind::Escalated => "escalated",
             NoticeKind::Acknowledged => "acknowledged",
             NoticeKind::Resolved => "resolved",
@@ -226,11 +227,7 @@ pub fn notice(sel: &Selection, p: &IncidentPayload, now: DateTime<Utc>) -> Optio
     if let Some(href) = console_link(&p.lead_finding_id) {
         links.push(("Lead finding in Security Hub".to_owned(), href));
     }
-    if let Some(u) = p
-        .remediation_url
-        .as_ref()
-        .filter(|u| u.starts_with("https://"))
-    {
+    if let Some(u) = p.remediation_url.as_ref().filter(|u| is_plain_url(u)) {
         links.push(("Remediation".to_owned(), u.clone()));
     }
     Some(Notice {
@@ -249,6 +246,18 @@ pub fn notice(sel: &Selection, p: &IncidentPayload, now: DateTime<Utc>) -> Optio
         links,
         incident_id: p.incident_id.clone(),
     })
+}
+
+/// An `https://` URL of printable ASCII without spaces, quotes or angle brackets, at most 2000
+/// characters: what a button may link to (a product's remediation URL is untrusted; a
+/// malformed one would make Slack or Teams refuse the whole message).
+pub fn is_plain_url(u: &str) -> bool {
+    u.starts_with("https://")
+        && u.len() <= 2000
+        && u.len() > "https://".len()
+        && u.bytes().all(|b| {
+            b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'<' | b'>' | b'\\' | b'`')
+        })
 }
 
 /// The notice as plain text (SNS e-mail and SMS; fallback text elsewhere).
@@ -516,6 +525,23 @@ mod tests {
         step.severity = SeverityLabel::Low;
         step.notify = vec!["soc-chat".into()];
         assert_eq!(kind(&routed, &step), Some(NoticeKind::Escalated));
+    }
+
+    #[test]
+    fn only_plain_https_urls_become_buttons() {
+        assert!(is_plain_url(
+            "https://docs.aws.amazon.com/guardduty/latest/ug/x.html#a"
+        ));
+        for bad in [
+            "http://x.example",
+            "https://",
+            "https://x.example/a b",
+            "https://x.example/\"onclick",
+            "https://x.example/<script>",
+            "javascript:alert(1)",
+        ] {
+            assert!(!is_plain_url(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -247,7 +247,11 @@ async fn write_back_follows_incidents_and_its_echo_changes_nothing() {
     }
     assert_eq!(versions(&d.store, &keys).await, before);
     assert!(tap.records(&d.store).await.is_empty());
-    let stored = d.store.get_findings(&keys_of(std::slice::from_ref(&a))).await.unwrap();
+    let stored = d
+        .store
+        .get_findings(&keys_of(std::slice::from_ref(&a)))
+        .await
+        .unwrap();
     assert_eq!(
         stored.values().next().unwrap().workflow_status,
         WorkflowStatus::New,

@@ -20,6 +20,9 @@ use vigil_wire::sinks::SecurityHubSink;
 
 use crate::message::{Delivery, SendResults};
 
+/// How long a version waits for its findings' records to be readable.
+const MEMBERS_SETTLE: chrono::Duration = chrono::Duration::minutes(2);
+
 /// Rounds of retrying transiently unprocessed findings inside one send.
 const UNPROCESSED_ROUNDS: u32 = 3;
 
@@ -162,6 +165,20 @@ impl SecurityHubClient {
             .recent(&p.incident_id, usize::MAX)
             .await
             .map_err(|e| Failure::retryable(format!("reading the incident's findings: {e}")))?;
+        // Ingest writes an incident before its findings' records, and the member index
+        // follows: a version seen at once may find some of them missing. Wait for them (the
+        // outbox retries) while the version is young; later, write what is there.
+        let found = members
+            .iter()
+            .filter(|r| r.incident_id.as_deref() == Some(p.incident_id.as_str()))
+            .count() as u64;
+        if found < p.finding_count && chrono::Utc::now() - p.updated_at < MEMBERS_SETTLE {
+            return Err(Failure::retryable(format!(
+                "{found} of the incident's {} finding records readable yet",
+                p.finding_count
+            ))
+            .with_retry_after(Some(Duration::from_secs(5))));
+        }
         for u in updates(&v, &members) {
             self.apply(writer.as_ref(), u, &p.incident_id).await?;
         }

@@ -214,6 +214,7 @@ impl Severity<'_> {
 pub struct Note<'a> {
     pub text: Option<Cow<'a, str>>,
     pub updated_by: Option<Cow<'a, str>>,
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// One entry of `Resources`.

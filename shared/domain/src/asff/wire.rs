@@ -214,6 +214,8 @@ struct WireNote<'a> {
     text: Option<Str<'a>>,
     #[serde(borrow, default)]
     updated_by: Option<Str<'a>>,
+    #[serde(borrow, default)]
+    updated_at: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -624,6 +626,7 @@ pub(super) fn parse<'a>(raw: &'a str) -> Result<Finding<'a>, FindingError> {
         note: w.note.map(|Obj(n)| Note {
             text: cow(n.text),
             updated_by: cow(n.updated_by),
+            updated_at: n.updated_at.as_ref().and_then(|t| parse_time(&t.0)),
         }),
         provider_severity,
         provider_types,

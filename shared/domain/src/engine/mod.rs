@@ -299,7 +299,12 @@ async fn ingest_slice<S: IncidentStore>(
                 report.outcomes.push(outcome_of(f, Outcome::Duplicate));
             } else {
                 report.outcomes.push(outcome_of(f, Outcome::Stale));
-                if stored.is_some_and(|s| s.incident_id.is_none()) {
+                // Only a state that could have opened or joined an incident can have been
+                // folded into one.
+                if stored.is_some_and(|s| s.incident_id.is_none())
+                    && f.is_active()
+                    && f.suppressed_by().is_none()
+                {
                     recheck.push(f);
                 }
             }

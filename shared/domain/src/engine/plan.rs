@@ -88,15 +88,20 @@ impl Loaded {
     /// before that incident existed, and whose state joined none (inactive or suppressed), so
     /// that its write did not conflict with the incident's. The finding is still the
     /// incident's member: the incident counts it, and its next state must move it there, not
-    /// join it again. A re-evaluation that moved the finding out is not this (it marks the
-    /// record later than the fold, and rebuilds the incident without its journal).
+    /// join it again. A re-evaluation that moved the finding out is not this (its record says
+    /// which incident it left, and the incident is rebuilt without its journal).
     pub fn orphaned(&self, key: &str) -> Option<(&str, &Folded)> {
         let r = self.records.get(key)?;
         if r.incident_id.is_some() {
             return None;
         }
-        self.folded(key).filter(|(_, j)| {
-            r.state_rank() >= j.state_rank() && r.reevaluated_at.is_none_or(|at| at < j.folded_at)
+        self.folded(key).filter(|(id, j)| {
+            r.state_rank() >= j.state_rank()
+                && r.reevaluated_at.is_none_or(|at| at < j.folded_at)
+                && !r
+                    .explanation
+                    .grouping
+                    .starts_with(&format!("left incident {id}:"))
         })
     }
 
