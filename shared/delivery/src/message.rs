@@ -88,3 +88,39 @@ pub(crate) fn http_failure(e: reqwest::Error) -> Failure {
         Failure::retryable(msg)
     }
 }
+
+/// An HTTP sink's response as a delivery result (PagerDuty, Slack, Teams): 2xx is success; 429
+/// is retryable after its `Retry-After`, or `throttled` without one; other statuses by
+/// [`vigil_wire::retry::http_status_class`]. The message is `what`, the status and the start
+/// of the body (receivers explain a refusal there; it never holds the request's credential).
+pub(crate) async fn http_outcome(
+    resp: reqwest::Response,
+    what: &str,
+    throttled: std::time::Duration,
+) -> Result<(), Failure> {
+    use vigil_wire::retry::{http_status_class, parse_retry_after, FailureClass};
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
+    let text: String = resp
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    let msg = format!("{what} {status}: {}", text.trim());
+    if status == 429 {
+        return Err(Failure::retryable(msg).with_retry_after(retry_after.or(Some(throttled))));
+    }
+    let f = match http_status_class(status) {
+        None => return Ok(()),
+        Some(FailureClass::Retryable) => Failure::retryable(msg),
+        Some(FailureClass::Config) => Failure::config(msg),
+        Some(FailureClass::Data) => Failure::data(msg),
+    };
+    Err(f.with_retry_after(retry_after))
+}

@@ -12,10 +12,12 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use vigil_wire::notify::{notice, slack, teams, Notice};
-use vigil_wire::retry::{http_status_class, parse_retry_after, Failure, FailureClass};
+use vigil_wire::retry::{Failure, FailureClass};
 use vigil_wire::sinks::{check_secret_url, ChatSink};
 
-use crate::message::{http_failure, secret_failure, sink_http_client, Delivery, SendResults};
+use crate::message::{
+    http_failure, http_outcome, secret_failure, sink_http_client, Delivery, SendResults,
+};
 use crate::secrets::Secrets;
 use crate::tls::TlsError;
 
@@ -150,37 +152,7 @@ impl ChatClient {
             .send()
             .await
             .map_err(http_failure)?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
         // Slack and Teams explain a refusal in a short text or JSON body (never the URL).
-        let text: String = resp
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
-        let msg = format!("{} {status}: {}", self.kind.as_str(), text.trim());
-        let class = match status {
-            429 => {
-                return Err(
-                    Failure::retryable(msg).with_retry_after(retry_after.or(Some(THROTTLED)))
-                )
-            }
-            s => match http_status_class(s) {
-                None => return Ok(()),
-                Some(c) => c,
-            },
-        };
-        let f = match class {
-            FailureClass::Retryable => Failure::retryable(msg),
-            FailureClass::Config => Failure::config(msg),
-            FailureClass::Data => Failure::data(msg),
-        };
-        Err(f.with_retry_after(retry_after))
+        http_outcome(resp, self.kind.as_str(), THROTTLED).await
     }
 }

@@ -5,13 +5,14 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures::stream::{self, StreamExt};
 use vigil_wire::pagerduty::event;
-use vigil_wire::retry::{http_status_class, parse_retry_after, Failure, FailureClass};
+use vigil_wire::retry::Failure;
 use vigil_wire::sinks::PagerDutySink;
 
-use crate::message::{http_failure, secret_failure, sink_http_client, Delivery, SendResults};
+use crate::message::{
+    http_failure, http_outcome, secret_failure, sink_http_client, Delivery, SendResults,
+};
 use crate::secrets::Secrets;
 use crate::tls::TlsError;
 
@@ -96,39 +97,8 @@ impl PagerDutyClient {
             .send()
             .await
             .map_err(http_failure)?;
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, Utc::now()));
-        // The body never holds the routing key; it names what PagerDuty refused.
-        let text: String = resp
-            .text()
-            .await
-            .unwrap_or_default()
-            .chars()
-            .take(300)
-            .collect();
-        let msg = format!("PagerDuty {status}: {text}");
-        let class = match status {
-            202 | 200 => return Ok(()),
-            429 => {
-                return Err(
-                    Failure::retryable(msg).with_retry_after(retry_after.or(Some(THROTTLED)))
-                )
-            }
-            400 => FailureClass::Data,
-            s => match http_status_class(s) {
-                None => return Ok(()),
-                Some(c) => c,
-            },
-        };
-        let f = match class {
-            FailureClass::Retryable => Failure::retryable(msg),
-            FailureClass::Config => Failure::config(msg),
-            FailureClass::Data => Failure::data(msg),
-        };
-        Err(f.with_retry_after(retry_after))
+        // The body never holds the routing key; it names what PagerDuty refused (400: bad data,
+        // dead-lettered alone).
+        http_outcome(resp, "PagerDuty", THROTTLED).await
     }
 }
