@@ -3,6 +3,8 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 export VIGIL_REQUIRE_SERVICES=1
+# A one-off build gains nothing from incremental artifacts, which cost disk (set 1 to keep them).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 started=0
 moto_started=0
 cleanup() { [ "$started" = 1 ] && ddb_stop; [ "$moto_started" = 1 ] && moto_stop; return 0; }
@@ -33,6 +35,7 @@ ensure_rsyslog  # exports VIGIL_RSYSLOGD: the TLS syslog receiver of the forward
 # with the binaries', so nextest below rebuilds nothing.
 log "building the workspace (binaries for the end-to-end tests, and every test)"
 cargo build --workspace --all-targets
+log "build done: target/ holds $(du -sh target 2>/dev/null | cut -f1), $(df -h . | awk 'NR==2 {print $4}') left on the disk"
 export VIGIL_INGEST_BIN="$ROOT/target/debug/ingest"
 export VIGIL_FORWARD_BIN="$ROOT/target/debug/forward"
 
