@@ -19,6 +19,8 @@
 //!   history, escalation steps before and after deadlines, SLA figures and clock events.
 //! - [`writeback`]: what Vigil writes back on findings in Security Hub, and how its own echo
 //!   is recognised (loop-free).
+//! - [`manage`]: managed GuardDuty and Security Hub: the runbook's `manage:` declaration, a
+//!   pure planner (desired vs actual), and the apply and scheduled runs through ports.
 //! - [`ports`]: the traits the domain needs (store, delivery state, secrets) and in-memory
 //!   fakes with the adapters' semantics.
 //! - [`testing`] (tests and the `test-util` feature): one ASFF builder for every crate's tests.
@@ -33,6 +35,7 @@ pub mod escalation;
 pub mod finding;
 pub mod incident;
 pub mod lifecycle;
+pub mod manage;
 pub mod ports;
 pub mod runbook;
 pub mod sla;

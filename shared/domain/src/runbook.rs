@@ -404,6 +404,9 @@ pub struct Runbook {
     /// The runbook's own tests (`vigil runbook test`).
     #[serde(default)]
     pub tests: Vec<RuleTest>,
+    /// Managed GuardDuty and Security Hub (see [`crate::manage`] and docs/manage.md).
+    #[serde(default)]
+    pub manage: Option<crate::manage::ManageSpec>,
     /// The rules, compiled when the runbook loads.
     #[serde(skip)]
     compiled: CompiledRules,
@@ -500,6 +503,15 @@ impl Runbook {
                 return Err(RunbookError::Invalid {
                     origin: origin.to_owned(),
                     message: format!("accounts: {id}: ou must not be empty"),
+                });
+            }
+        }
+        if let Some(m) = &self.manage {
+            let problems = m.problems();
+            if !problems.is_empty() {
+                return Err(RunbookError::Invalid {
+                    origin: origin.to_owned(),
+                    message: problems.join("; "),
                 });
             }
         }
