@@ -15,6 +15,9 @@
 
 pub mod env;
 
+/// The shared SDK configuration, for adapters that build their own per-Region clients.
+pub use aws_config::SdkConfig;
+
 use std::fmt;
 
 use aws_smithy_runtime_api::client::result::SdkError;

@@ -54,10 +54,11 @@ async fn tags_of(
     Ok((id, tags))
 }
 
-/// Reads every ACTIVE account of the organisation: name, OU path (`Root/Workloads/Prod`), tags.
-pub async fn read_directory(
+/// Every account of the organisation, whatever its status, with its OU path
+/// (`Root/Workloads/Prod`), name and e-mail address.
+pub async fn list_accounts(
     c: &aws_sdk_organizations::Client,
-) -> Result<AccountDirectory, vigil_aws::AwsError> {
+) -> Result<Vec<vigil_domain::manage::Account>, vigil_aws::AwsError> {
     let roots = c
         .list_roots()
         .send()
@@ -68,7 +69,7 @@ pub async fn read_directory(
         .iter()
         .filter_map(|r| r.id().map(|id| (id.to_owned(), "Root".to_owned())))
         .collect();
-    let mut accounts: Vec<(String, String, String)> = Vec::new(); // id, name, path
+    let mut accounts = Vec::new();
     while let Some((parent, path)) = queue.pop() {
         let mut token: Option<String> = None;
         loop {
@@ -98,15 +99,17 @@ pub async fn read_directory(
                 .await
                 .map_err(|e| vigil_aws::classify("ListAccountsForParent", e, &[]))?;
             for a in out.accounts() {
-                let active = a
-                    .status()
-                    .is_none_or(|s| s.as_str().eq_ignore_ascii_case("ACTIVE"));
-                if let (Some(id), true) = (a.id(), active) {
-                    accounts.push((
-                        id.to_owned(),
-                        a.name().unwrap_or_default().to_owned(),
-                        path.clone(),
-                    ));
+                if let Some(id) = a.id() {
+                    accounts.push(vigil_domain::manage::Account {
+                        id: id.to_owned(),
+                        name: a.name().filter(|n| !n.is_empty()).map(str::to_owned),
+                        email: a.email().filter(|e| !e.is_empty()).map(str::to_owned),
+                        ou_path: Some(path.clone()),
+                        status: a
+                            .status()
+                            .map_or("ACTIVE", |s| s.as_str())
+                            .to_ascii_uppercase(),
+                    });
                 }
             }
             token = out.next_token().map(str::to_owned);
@@ -115,6 +118,25 @@ pub async fn read_directory(
             }
         }
     }
+    Ok(accounts)
+}
+
+/// Reads every ACTIVE account of the organisation: name, OU path (`Root/Workloads/Prod`), tags.
+pub async fn read_directory(
+    c: &aws_sdk_organizations::Client,
+) -> Result<AccountDirectory, vigil_aws::AwsError> {
+    let accounts: Vec<(String, String, String)> = list_accounts(c)
+        .await?
+        .into_iter()
+        .filter(|a| a.status == "ACTIVE")
+        .map(|a| {
+            (
+                a.id,
+                a.name.unwrap_or_default(),
+                a.ou_path.unwrap_or_default(),
+            )
+        })
+        .collect();
     let ids: Vec<String> = accounts.iter().map(|(id, _, _)| id.clone()).collect();
     let tagged: Vec<Result<AccountTags, vigil_aws::AwsError>> =
         futures::stream::iter(ids.into_iter().map(|id| tags_of(c.clone(), id)))
@@ -167,6 +189,28 @@ impl vigil_domain::ports::DirectorySource for OrganizationsDirectory {
                     retryable: e.is_retryable(),
                     source: Some(Box::new(e)),
                 })
+        })
+    }
+}
+
+impl vigil_domain::manage::AccountSource for OrganizationsDirectory {
+    fn accounts(
+        &self,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<Vec<vigil_domain::manage::Account>, vigil_domain::manage::ManageError>,
+    > {
+        Box::pin(async move {
+            list_accounts(&self.client).await.map_err(|e| {
+                let code = e.code.clone();
+                vigil_domain::manage::ManageError::classified(
+                    e.op,
+                    code.as_deref(),
+                    e.to_string(),
+                    e.is_retryable(),
+                    Box::new(e),
+                )
+            })
         })
     }
 }

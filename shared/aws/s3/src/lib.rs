@@ -174,6 +174,53 @@ pub async fn upload(
     Ok(out.e_tag.unwrap_or_default())
 }
 
+/// Where managed GuardDuty's inline lists go: objects in Vigil's lists bucket, encrypted with
+/// SSE-S3 (GuardDuty reads them through its service-linked role, which cannot use a customer
+/// KMS key without a key grant). Keys are content-addressed, so a put is idempotent.
+#[derive(Debug, Clone)]
+pub struct S3ListStore {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3ListStore {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl vigil_domain::manage::ListStore for S3ListStore {
+    fn put<'a>(
+        &'a self,
+        bucket: &'a str,
+        key: &'a str,
+        body: &'a str,
+    ) -> BoxFuture<'a, Result<(), vigil_domain::manage::ManageError>> {
+        Box::pin(async move {
+            self.client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type("text/plain")
+                .server_side_encryption(ServerSideEncryption::Aes256)
+                .body(ByteStream::from(body.as_bytes().to_vec()))
+                .send()
+                .await
+                .map_err(|e| {
+                    let e = vigil_aws::classify("PutObject", e, &[]);
+                    let code = e.code.clone();
+                    vigil_domain::manage::ManageError::classified(
+                        e.op,
+                        code.as_deref(),
+                        e.to_string(),
+                        e.is_retryable(),
+                        Box::new(e),
+                    )
+                })?;
+            Ok(())
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

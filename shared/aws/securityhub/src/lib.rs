@@ -4,6 +4,11 @@
 //! reported as retryable; `InvalidAccessException` and access denials are configuration;
 //! `InvalidInputException` is the request's own fault.
 
+pub mod admin;
+pub mod filters;
+
+pub use admin::ManagedSecurityHub;
+
 use aws_sdk_securityhub::types::{
     AwsSecurityFindingIdentifier, NoteUpdate, WorkflowStatus as SdkWorkflowStatus, WorkflowUpdate,
 };

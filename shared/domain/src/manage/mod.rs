@@ -58,7 +58,48 @@ pub enum ManageError {
     },
 }
 
+/// Error codes that mean the setup is wrong (access, not enabled, not the administrator).
+pub const CONFIG_CODES: &[&str] = &[
+    "AccessDeniedException",
+    "AccessDenied",
+    "InvalidAccessException",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+];
+
 impl ManageError {
+    /// An adapter's error: retryable ones are `Unavailable`; codes in [`CONFIG_CODES`] are
+    /// `Config`; the rest `Refused`.
+    pub fn classified(
+        what: &str,
+        code: Option<&str>,
+        message: String,
+        retryable: bool,
+        source: BoxError,
+    ) -> Self {
+        let what = what.to_owned();
+        let source = Some(source);
+        if retryable {
+            Self::Unavailable {
+                what,
+                message,
+                source,
+            }
+        } else if code.is_some_and(|c| CONFIG_CODES.contains(&c)) {
+            Self::Config {
+                what,
+                message,
+                source,
+            }
+        } else {
+            Self::Refused {
+                what,
+                message,
+                source,
+            }
+        }
+    }
+
     pub fn retryable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
     }
@@ -241,6 +282,9 @@ pub struct RunReport {
     pub drift: usize,
     /// Drift reported but not applied (report-only scheduled run).
     pub drift_unapplied: usize,
+    /// Every account Organizations listed, and those in scope.
+    pub known_accounts: Vec<String>,
+    pub in_scope: Vec<String>,
 }
 
 impl RunReport {
@@ -297,6 +341,12 @@ pub async fn run(
 ) -> Result<RunReport, ManageError> {
     let (actual, read_problems) = read_actual(spec, admin_account, svc).await?;
     let p = plan(spec, ctx, &actual);
+    let known_accounts = actual.accounts.iter().map(|a| a.id.clone()).collect();
+    let in_scope = plan::in_scope(spec, &actual)
+        .0
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
     let drift = p.drift().count();
     let (to_apply, drift_unapplied) = match mode {
         Mode::Plan => (None, drift),
@@ -314,5 +364,7 @@ pub async fn run(
         results,
         drift,
         drift_unapplied,
+        known_accounts,
+        in_scope,
     })
 }
