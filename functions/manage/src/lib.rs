@@ -76,6 +76,41 @@ impl HandleError {
     }
 }
 
+/// The AWS adapters for a declaration: GuardDuty and Security Hub clients for each of its
+/// Regions, Organizations, S3 for lists and SNS for the operations topic, from the standard
+/// AWS configuration (`AWS_ENDPOINT_URL_<SERVICE>` overrides each, as in tests and the demo).
+pub async fn aws_deps(
+    config: &config::ManageConfig,
+    spec: ManageSpec,
+    admin_account: Option<String>,
+) -> Deps {
+    let sdk = vigil_aws::sdk_config().await;
+    Deps {
+        guardduty: Box::new(vigil_aws_guardduty::GuardDuty::new(&sdk, &spec.regions)),
+        securityhub: Box::new(vigil_aws_securityhub::ManagedSecurityHub::new(
+            &sdk,
+            &spec.regions,
+        )),
+        lists: Box::new(vigil_aws_s3::S3ListStore::new(vigil_aws_s3::client().await)),
+        accounts: Box::new(vigil_aws_organizations::OrganizationsDirectory::new(
+            vigil_aws_organizations::client().await,
+        )),
+        topic: match &config.topic_arn {
+            Some(arn) => Some((
+                Box::new(vigil_aws_sns::Sns::from_env().await) as Box<dyn TopicPublisher>,
+                arn.clone(),
+            )),
+            None => None,
+        },
+        ctx: Context {
+            bucket: config.bucket.clone(),
+        },
+        admin_account: admin_account.or_else(|| config.admin_account.clone()),
+        emit_metrics: false,
+        spec,
+    }
+}
+
 /// The EMF line of a run.
 pub fn emf_line(r: &RunReport, trigger: &str, timestamp_ms: i64) -> String {
     let enrolment_problems = r

@@ -22,6 +22,7 @@ mod forward_stream;
 mod infra;
 mod lambda_runtime;
 mod lifecycle;
+mod managed;
 mod retro;
 mod runbook_s3;
 mod store;

@@ -85,6 +85,14 @@ enum Command {
         #[arg(long)]
         open: bool,
     },
+    /// Managed GuardDuty and Security Hub (the runbook's `manage:` section): `plan` prints
+    /// the changes like a Terraform plan (exit 2 when there are some), `apply` makes them,
+    /// `run` does what the scheduled manage function does (enrolment applied, drift reported
+    /// to the operations topic unless `auto_correct`; exit 2 when drift is left).
+    Manage {
+        #[command(subcommand)]
+        command: ManageCommand,
+    },
     /// Runbooks are code: check, test and explain a runbook file; rule hit counts.
     Runbook {
         #[command(subcommand)]
@@ -169,6 +177,25 @@ impl From<IncidentAction> for vigil_domain::lifecycle::Action {
 }
 
 #[derive(Debug, Subcommand)]
+enum ManageCommand {
+    Plan(ManageArgs),
+    Apply(ManageArgs),
+    Run(ManageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ManageArgs {
+    /// The runbook (else VIGIL_RUNBOOK_S3_URI, VIGIL_RUNBOOK_YAML or VIGIL_RUNBOOK).
+    file: Option<PathBuf>,
+    /// The report as one JSON document.
+    #[arg(long)]
+    json: bool,
+    /// The delegated administrator account (never enrolled as a member).
+    #[arg(long, env = "VIGIL_ADMIN_ACCOUNT")]
+    admin_account: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
 enum RunbookCommand {
     /// Validate a runbook: every error with its line, and warnings (expired, disabled,
     /// expiring rules). Exit 1 on errors.
@@ -220,6 +247,22 @@ async fn main() -> Result<()> {
     tracing_init();
     let cli = Cli::parse();
     // The runbook file commands need no configuration, table or AWS.
+    if let Command::Manage { command } = &cli.command {
+        use vigil_domain::manage::Mode;
+        let (args, mode) = match command {
+            ManageCommand::Plan(a) => (a, Mode::Plan),
+            ManageCommand::Apply(a) => (a, Mode::Apply),
+            ManageCommand::Run(a) => (a, Mode::Scheduled),
+        };
+        let code = vigil::manage_cli::manage(
+            args.file.as_deref(),
+            mode,
+            args.json,
+            args.admin_account.clone(),
+        )
+        .await?;
+        std::process::exit(code);
+    }
     if let Command::Runbook { command } = &cli.command {
         let mut out = std::io::stdout();
         let now = Utc::now();
@@ -417,6 +460,7 @@ async fn main() -> Result<()> {
                 );
             }
         }
+        Command::Manage { .. } => bail!("manage commands are handled before the table is opened"),
         Command::Runbook { .. } => {
             let store = DynamoStore::new(client, config.table_name);
             let stats = store.rule_stats().await?;
