@@ -56,6 +56,17 @@ for tool in cfnlint sam checkov; do
   fi
   echo "PASS: $TEMPLATE: $tool"
 done
+# The management account's event routing (plain CloudFormation: no SAM transform).
+ORG_TEMPLATE="infra/org-events.yaml"
+for tool in cfnlint checkov; do
+  if out="$("run_$tool" "$ORG_TEMPLATE" 2>&1)"; then rc=0; else rc=$?; fi
+  if [[ $rc -ne 0 ]]; then
+    printf '%s\n' "$out" >&2
+    echo "FAIL: $ORG_TEMPLATE: $tool rc=$rc (expected 0)"
+    exit 1
+  fi
+  echo "PASS: $ORG_TEMPLATE: $tool"
+done
 
 # 2. Negative test: a copy with planted errors must be rejected by each linter.
 #    - a plain Lambda function with runtime provided.al2099   (cfn-lint E3030, sam validate --lint)

@@ -12,7 +12,15 @@ async fn main() -> Result<(), Error> {
     let config = &config;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         // The runbook is read at every run: a new version applies at the next one.
-        let spec = load_spec(&config.runbook).await?;
+        let spec = match load_spec(&config.runbook).await {
+            Ok(s) => s,
+            // Deployed without a manage: section: nothing is managed.
+            Err(e @ manage::config::ConfigError::NoManage(_)) => {
+                tracing::info!(reason = %e, "manage: nothing to do");
+                return Ok(serde_json::json!({"skipped": e.to_string()}));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let admin = account_of_arn(&event.context.invoked_function_arn);
         let mut deps = aws_deps(config, spec, config.admin_account.clone().or(admin)).await;
         deps.emit_metrics = true;

@@ -283,6 +283,7 @@ fn function_roles_are_scoped_and_carry_no_managed_policies() {
     for (function, role) in [
         ("IngestFunction", "IngestRole"),
         ("ForwardFunction", "ForwardRole"),
+        ("ManageFunction", "ManageRole"),
     ] {
         let f = &t["Resources"][function]["Properties"];
         assert!(
@@ -302,7 +303,9 @@ fn function_roles_are_scoped_and_carry_no_managed_policies() {
                     assert!(
                         a.starts_with("xray:")
                             || a == "dynamodb:ListStreams"
-                            || a == "organizations:ListRoots",
+                            || a == "organizations:ListRoots"
+                            || a == "guardduty:ListDetectors"
+                            || a == "guardduty:CreateDetector",
                         "{role}: {a} on *"
                     );
                 }
@@ -410,6 +413,12 @@ fn make_deploy_creates_the_custom_action_targets_ingest_understands() {
     let start = script.find("ACTION_TARGET_LIST='").unwrap() + "ACTION_TARGET_LIST='".len();
     let list = &script[start..start + script[start..].find('\'').unwrap()];
     let mut ids: Vec<String> = Vec::new();
+    // The manage function creates the same action targets (runbook manage.securityhub).
+    let managed: Vec<String> = vigil_domain::manage::plan::VIGIL_ACTION_TARGETS
+        .iter()
+        .map(|(i, n, d)| format!("{i}|{n}|{d}"))
+        .collect();
+    assert_eq!(list.lines().collect::<Vec<_>>(), managed);
     for line in list.lines() {
         let parts: Vec<&str> = line.split('|').collect();
         assert_eq!(parts.len(), 3, "{line}");
@@ -435,4 +444,53 @@ fn make_deploy_creates_the_custom_action_targets_ingest_understands() {
     assert!(!std::fs::read_to_string(root().join("infra/template.yaml"))
         .unwrap()
         .contains("AWS::SecurityHub::ActionTarget"));
+}
+
+/// The manage function: one run at a time, hourly by default, on the account-creation events
+/// the function understands, and its failures kept and alarmed.
+#[test]
+fn the_manage_function_runs_alone_on_its_schedule_and_on_new_accounts() {
+    let t = template();
+    let f = &t["Resources"]["ManageFunction"]["Properties"];
+    assert_eq!(f["ReservedConcurrentExecutions"].as_u64(), Some(1));
+    assert_eq!(
+        t["Parameters"]["ManageSchedule"]["Default"].as_str(),
+        Some("rate(1 hour)")
+    );
+    let pattern = &f["Events"]["AccountCreated"]["Properties"]["Pattern"];
+    let names: Vec<String> = pattern["detail"]["eventName"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    for (source, name, status) in [
+        ("aws.organizations", "CreateAccountResult", "createAccountStatus"),
+        ("aws.controltower", "CreateManagedAccount", "createManagedAccountStatus"),
+        ("aws.controltower", "UpdateManagedAccount", "updateManagedAccountStatus"),
+    ] {
+        assert!(names.contains(&name.to_owned()), "{name}");
+        let id = "123456789012";
+        let st = if source == "aws.organizations" {
+            serde_json::json!({"state": "SUCCEEDED", "accountId": id})
+        } else {
+            serde_json::json!({"state": "SUCCEEDED", "account": {"accountId": id}})
+        };
+        let ev = serde_json::json!({"source": source, "detail": {"eventName": name, "serviceEventDetails": {status: st}}});
+        assert!(matches!(
+            manage::event::classify(&ev),
+            manage::event::Trigger::AccountCreated { .. }
+        ));
+    }
+    assert!(!f["EventInvokeConfig"]["DestinationConfig"]["OnFailure"].is_null());
+    for alarm in ["ManageErrorsAlarm", "ManageProblemsAlarm", "ManageFailureQueueAlarm"] {
+        assert!(!t["Resources"][alarm].is_null(), "{alarm}");
+    }
+    // The management account's routing sends the same events.
+    let org: Yaml = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(root().join("infra/org-events.yaml")).unwrap(),
+    )
+    .unwrap();
+    let routed = &org["Resources"]["AccountCreatedRule"]["Properties"]["EventPattern"];
+    assert_eq!(routed["detail"]["eventName"], pattern["detail"]["eventName"]);
 }
