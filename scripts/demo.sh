@@ -5,13 +5,14 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 started=0
 moto_started=0
-cleanup() { [ "$started" = 1 ] && ddb_stop; [ "$moto_started" = 1 ] && moto_stop; return 0; }
+FAKE_PID=""
+cleanup() { [ -n "$FAKE_PID" ] && kill "$FAKE_PID" 2>/dev/null; [ "$started" = 1 ] && ddb_stop; [ "$moto_started" = 1 ] && moto_stop; return 0; }
 trap cleanup EXIT
 pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
 ddb_start
 log "building the vigil CLI (debug)"
-cargo build --quiet -p vigil
+cargo build --quiet -p vigil -p vigil-e2e --bin vigil --bin fake_aws
 export TABLE_NAME="vigil-demo-$(date +%s)"
 export VIGIL_RUNBOOK="$ROOT/examples/runbook.yaml"
 VIGIL="$ROOT/target/debug/vigil"
@@ -153,3 +154,53 @@ PY
 echo
 log "the SLA report over the sample period (the fixtures are days old, so most deadlines were breached; the acknowledged root-credential incident was late): vigil report --since 30d"
 "$VIGIL" report --since 30d
+
+echo
+log "managed GuardDuty and Security Hub (runbook manage:, docs/manage.md): an organisation in moto with a Workloads OU of three accounts, and the GuardDuty and Security Hub fakes (no local AWS implementation exists), two Regions"
+ORG=$("$LOCAL/venv-moto/bin/python" - "$VIGIL_MOTO_ENDPOINT" "$TABLE_NAME" <<'PY'
+import sys, boto3
+ep, name = sys.argv[1], sys.argv[2]
+kw = dict(endpoint_url=ep, region_name="us-east-1", aws_access_key_id="local", aws_secret_access_key="local")
+org, s3 = boto3.client("organizations", **kw), boto3.client("s3", **kw)
+try:
+    org.create_organization(FeatureSet="ALL")
+except org.exceptions.AlreadyInOrganizationException:
+    pass
+root = org.list_roots()["Roots"][0]["Id"]
+ous = [o["Id"] for o in org.list_organizational_units_for_parent(ParentId=root)["OrganizationalUnits"] if o["Name"] == "Workloads"]
+ou = ous[0] if ous else org.create_organizational_unit(ParentId=root, Name="Workloads")["OrganizationalUnit"]["Id"]
+for n in ["payments", "analytics", "web"]:
+    a = org.create_account(Email=f"{n}-{name}@example.com", AccountName=f"{n}-{name}")["CreateAccountStatus"]["AccountId"]
+    org.move_account(AccountId=a, SourceParentId=root, DestinationParentId=ou)
+# Every account in the OU (a moto server kept from an earlier run has more).
+ids = [a["Id"] for a in org.list_accounts_for_parent(ParentId=ou)["Accounts"]]
+bucket = f"{name}-lists"
+s3.create_bucket(Bucket=bucket)
+print(",".join(ids), bucket)
+PY
+)
+read -r ORG_ACCOUNTS LISTS_BUCKET <<<"$ORG"
+# GuardDuty has a detector in us-east-1 only; Security Hub is enabled in us-east-1 only.
+coproc FAKE { exec "$ROOT/target/debug/fake_aws" --admin 999999999999 --org-accounts "$ORG_ACCOUNTS" --detector us-east-1 --hub us-east-1; }
+FAKE_PID=$FAKE_PID
+read -r GD_URL SH_URL <&"${FAKE[0]}"
+export AWS_ENDPOINT_URL_GUARDDUTY="$GD_URL" AWS_ENDPOINT_URL_SECURITYHUB="$SH_URL"
+export AWS_ENDPOINT_URL_ORGANIZATIONS="$VIGIL_MOTO_ENDPOINT" AWS_ENDPOINT_URL_S3="$VIGIL_MOTO_ENDPOINT" VIGIL_S3_FORCE_PATH_STYLE=1
+export VIGIL_MANAGE_BUCKET="$LISTS_BUCKET" VIGIL_ADMIN_ACCOUNT=999999999999
+log "the plan: vigil manage plan examples/runbook.yaml (exit 2: there are changes)"
+rc=0; "$VIGIL" manage plan "$ROOT/examples/runbook.yaml" || rc=$?
+[ "$rc" = 2 ] || { log "expected exit 2 from the plan, got $rc"; exit 1; }
+log "applying it: vigil manage apply examples/runbook.yaml"
+"$VIGIL" manage apply "$ROOT/examples/runbook.yaml"
+log "planning again: nothing to do"
+"$VIGIL" manage plan "$ROOT/examples/runbook.yaml"
+log "drift, out of band (someone edits GuardDuty by hand): the scanner suppression rule becomes a saved filter, updates are published every 6 hours again"
+DETECTOR=$(curl -sf "$GD_URL/detector" | python3 -c 'import json,sys; print(json.load(sys.stdin)["detectorIds"][0])')
+curl -sf -X POST "$GD_URL/detector/$DETECTOR/filter/vigil-archive-scanner-probes" -d '{"action": "NOOP"}' >/dev/null
+curl -sf -X POST "$GD_URL/detector/$DETECTOR" -d '{"findingPublishingFrequency": "SIX_HOURS"}' >/dev/null
+log "the hourly run (what the manage function does): vigil manage run (reports drift, applies only enrolment; exit 2: drift left)"
+rc=0; "$VIGIL" manage run "$ROOT/examples/runbook.yaml" || rc=$?
+[ "$rc" = 2 ] || { log "expected exit 2 from the drift report, got $rc"; exit 1; }
+log "correcting it: vigil manage apply, then the plan is empty again"
+"$VIGIL" manage apply "$ROOT/examples/runbook.yaml"
+"$VIGIL" manage plan "$ROOT/examples/runbook.yaml"

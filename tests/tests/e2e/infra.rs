@@ -465,9 +465,21 @@ fn the_manage_function_runs_alone_on_its_schedule_and_on_new_accounts() {
         .map(s)
         .collect();
     for (source, name, status) in [
-        ("aws.organizations", "CreateAccountResult", "createAccountStatus"),
-        ("aws.controltower", "CreateManagedAccount", "createManagedAccountStatus"),
-        ("aws.controltower", "UpdateManagedAccount", "updateManagedAccountStatus"),
+        (
+            "aws.organizations",
+            "CreateAccountResult",
+            "createAccountStatus",
+        ),
+        (
+            "aws.controltower",
+            "CreateManagedAccount",
+            "createManagedAccountStatus",
+        ),
+        (
+            "aws.controltower",
+            "UpdateManagedAccount",
+            "updateManagedAccountStatus",
+        ),
     ] {
         assert!(names.contains(&name.to_owned()), "{name}");
         let id = "123456789012";
@@ -483,7 +495,11 @@ fn the_manage_function_runs_alone_on_its_schedule_and_on_new_accounts() {
         ));
     }
     assert!(!f["EventInvokeConfig"]["DestinationConfig"]["OnFailure"].is_null());
-    for alarm in ["ManageErrorsAlarm", "ManageProblemsAlarm", "ManageFailureQueueAlarm"] {
+    for alarm in [
+        "ManageErrorsAlarm",
+        "ManageProblemsAlarm",
+        "ManageFailureQueueAlarm",
+    ] {
         assert!(!t["Resources"][alarm].is_null(), "{alarm}");
     }
     // The management account's routing sends the same events.
@@ -492,5 +508,8 @@ fn the_manage_function_runs_alone_on_its_schedule_and_on_new_accounts() {
     )
     .unwrap();
     let routed = &org["Resources"]["AccountCreatedRule"]["Properties"]["EventPattern"];
-    assert_eq!(routed["detail"]["eventName"], pattern["detail"]["eventName"]);
+    assert_eq!(
+        routed["detail"]["eventName"],
+        pattern["detail"]["eventName"]
+    );
 }

@@ -35,6 +35,11 @@ pub fn print(r: &RunReport, mode: Mode, json: bool, out: &mut impl Write) -> Res
                         out,
                         "No changes: GuardDuty and Security Hub match the runbook."
                     )?;
+                } else if mode == Mode::Apply {
+                    for n in &r.plan.notes {
+                        writeln!(out, "  ! {n}")?;
+                    }
+                    write!(out, "{}", r.render_results())?;
                 } else {
                     write!(out, "{}", r.plan.render())?;
                     write!(out, "{}", r.render_results())?;
