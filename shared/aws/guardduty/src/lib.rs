@@ -635,6 +635,126 @@ impl GuardDutyAdmin for GuardDuty {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_guardduty::config::http::HttpResponse;
+    use aws_sdk_guardduty::operation::{
+        get_detector::GetDetectorOutput, get_filter::GetFilterOutput,
+        list_detectors::ListDetectorsOutput, list_filters::ListFiltersOutput,
+        list_ip_sets::ListIpSetsOutput, list_members::ListMembersOutput,
+        list_threat_intel_sets::ListThreatIntelSetsOutput,
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn error(status: u16, code: &str) -> HttpResponse {
+        let mut r = HttpResponse::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from(format!(r#"{{"message": "m", "__type": "{code}"}}"#)),
+        );
+        r.headers_mut().insert("x-amzn-errortype", code.to_owned());
+        r
+    }
+
+    fn adapter(c: Client) -> GuardDuty {
+        GuardDuty::from_clients(BTreeMap::from([("us-east-1".to_owned(), c)]))
+    }
+
+    #[test]
+    fn failures_are_classified_for_the_next_run() {
+        for (status, code, retryable, config) in [
+            (429, "TooManyRequestsException", true, false),
+            (500, "InternalServerErrorException", true, false),
+            (403, "AccessDeniedException", false, true),
+            (400, "BadRequestException", false, false),
+        ] {
+            let rule =
+                mock!(Client::list_detectors).then_http_response(move || error(status, code));
+            let client = mock_client!(aws_sdk_guardduty, RuleMode::Sequential, [&rule], |c| c
+                .retry_config(aws_sdk_guardduty::config::retry::RetryConfig::disabled()));
+            let e = block(adapter(client).read_region("us-east-1")).unwrap_err();
+            assert_eq!(e.retryable(), retryable, "{status} {code}: {e}");
+            assert_eq!(matches!(e, ManageError::Config { .. }), config, "{e}");
+        }
+    }
+
+    #[test]
+    fn throttling_is_retried_and_every_page_of_filters_is_read() {
+        let detectors = mock!(Client::list_detectors)
+            .sequence()
+            .http_response(|| error(429, "TooManyRequestsException"))
+            .times(2)
+            .output(|| ListDetectorsOutput::builder().detector_ids("d1").build())
+            .build();
+        let detector =
+            mock!(Client::get_detector).then_output(|| GetDetectorOutput::builder().build());
+        let org = mock!(Client::describe_organization_configuration)
+            .then_http_response(|| error(400, "BadRequestException"));
+        // Two pages, the first ending with a token (and an empty page in between, as list
+        // APIs may return).
+        let pages = mock!(Client::list_filters)
+            .sequence()
+            .output(|| {
+                ListFiltersOutput::builder()
+                    .filter_names("vigil-a")
+                    .next_token("1")
+                    .build()
+            })
+            .output(|| {
+                ListFiltersOutput::builder()
+                    .set_filter_names(Some(vec![]))
+                    .next_token("2")
+                    .build()
+            })
+            .output(|| ListFiltersOutput::builder().filter_names("vigil-b").build())
+            .build();
+        let filter = mock!(Client::get_filter).then_output(|| {
+            GetFilterOutput::builder()
+                .name("x")
+                .action(FilterAction::Archive)
+                .finding_criteria(FindingCriteria::builder().build())
+                .build()
+        });
+        let ip = mock!(Client::list_ip_sets).then_output(|| {
+            ListIpSetsOutput::builder()
+                .set_ip_set_ids(Some(vec![]))
+                .build()
+        });
+        let threat = mock!(Client::list_threat_intel_sets).then_output(|| {
+            ListThreatIntelSetsOutput::builder()
+                .set_threat_intel_set_ids(Some(vec![]))
+                .build()
+        });
+        let members =
+            mock!(Client::list_members).then_output(|| ListMembersOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_guardduty,
+            RuleMode::MatchAny,
+            [&detectors, &detector, &org, &pages, &filter, &ip, &threat, &members],
+            |c| c.retry_config(
+                aws_sdk_guardduty::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(std::time::Duration::from_millis(1))
+            )
+        );
+        let st = block(adapter(client).read_region("us-east-1")).unwrap();
+        assert_eq!(detectors.num_calls(), 3);
+        assert_eq!(pages.num_calls(), 3);
+        assert_eq!(
+            st.filters.keys().collect::<Vec<_>>(),
+            ["vigil-a", "vigil-b"]
+        );
+        assert_eq!(st.filters["vigil-a"].action, "ARCHIVE");
+        // The organisation configuration could not be read: reported as unknown, not fatal.
+        assert!(st.detector.unwrap().org.is_none());
+    }
 
     #[test]
     #[allow(deprecated)]
