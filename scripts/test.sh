@@ -38,6 +38,7 @@ cargo build --workspace --all-targets
 log "build done: target/ holds $(du -sh target 2>/dev/null | cut -f1), $(df -h . | awk 'NR==2 {print $4}') left on the disk"
 export VIGIL_INGEST_BIN="$ROOT/target/debug/ingest"
 export VIGIL_FORWARD_BIN="$ROOT/target/debug/forward"
+export VIGIL_MANAGE_BIN="$ROOT/target/debug/manage"
 
 log "running every test"
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -387,3 +387,142 @@ async fn the_forward_binary_under_the_lambda_runtime_api_delivers_stream_batches
         .iter()
         .any(|l| l["Sink"] == "splunk" && l["Deliveries"].as_u64() > Some(0)));
 }
+
+/// The `manage` binary under the runtime API: a scheduled invocation with a runbook whose
+/// `manage:` scope is an OU of two accounts (moto's Organizations), against the GuardDuty and
+/// Security Hub fakes, uploads its list to moto's S3, applies enrolment and reports the rest
+/// as drift (report only), with its EMF line; a second invocation applies nothing; an
+/// account event for an account Organizations does not list fails (so Lambda retries it).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_manage_binary_under_the_lambda_runtime_api_enrols_and_reports_drift() {
+    let Some(moto) = vigil_e2e::moto_endpoint() else {
+        return;
+    };
+    let Some(cargo_lambda) = service("VIGIL_CARGO_LAMBDA", "cargo-lambda") else {
+        return;
+    };
+    let bin = binary("VIGIL_MANAGE_BIN", "manage");
+    let tag = format!("{:06x}", rand::random::<u32>() & 0xffffff);
+    let org = vigil_e2e::organizations_client(&moto);
+    let _ = org.create_organization().send().await;
+    let root_id = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_owned();
+    let ou_name = format!("Lambda-{tag}");
+    let ou = org
+        .create_organizational_unit()
+        .parent_id(&root_id)
+        .name(&ou_name)
+        .send()
+        .await
+        .unwrap()
+        .organizational_unit()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_owned();
+    let mut accounts = Vec::new();
+    for i in 0..2 {
+        accounts
+            .push(crate::managed::new_account(&org, &format!("lr{i}-{tag}"), &root_id, &ou).await);
+    }
+    let bucket = format!("vigil-lists-{tag}");
+    vigil_e2e::s3_client(&moto)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let gd = vigil_e2e::fakes::guardduty::GuardDutyFake::start("999999999999").await;
+    let sh = vigil_e2e::fakes::securityhub::SecurityHubFake::start().await;
+    gd.with(|w| {
+        for a in &accounts {
+            w.org_accounts.insert(a.clone(), format!("{a}@example.com"));
+        }
+    });
+    sh.admin(|s| {
+        s.admin = "999999999999".into();
+        s.org_accounts.extend(accounts.iter().cloned());
+    });
+    let runbook = format!(
+        "manage:\n  regions: [us-east-1]\n  scope: {{ organizational_units: [\"{ou_name}\"] }}\n  guardduty:\n    finding_publishing_frequency: ONE_HOUR\n    trusted_ip_list: {{ name: vigil-trusted, entries: [192.0.2.1] }}\n  securityhub:\n    insights:\n      - name: vigil-critical\n        group_by: AwsAccountId\n        filters: {{ SeverityLabel: [{{ Value: CRITICAL, Comparison: EQUALS }}] }}\n"
+    );
+    let (_watch, port) = start_runtime_api(&cargo_lambda);
+    let log = std::env::temp_dir().join(format!("vigil-manage-{port}.log"));
+    let _function = Guard(
+        function_command(&bin, port, "http://127.0.0.1:1", "INFO")
+            .env("VIGIL_RUNBOOK_YAML", &runbook)
+            .env("VIGIL_MANAGE_BUCKET", &bucket)
+            .env("VIGIL_ADMIN_ACCOUNT", "999999999999")
+            .env("AWS_ENDPOINT_URL_GUARDDUTY", gd.endpoint())
+            .env("AWS_ENDPOINT_URL_SECURITYHUB", sh.endpoint())
+            .env("AWS_ENDPOINT_URL_ORGANIZATIONS", &moto)
+            .env("AWS_ENDPOINT_URL_S3", &moto)
+            .env("VIGIL_S3_FORCE_PATH_STYLE", "1")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("manage binary"),
+    );
+    let scheduled = r#"{"source": "vigil.scheduler", "detail-type": "Vigil Manage", "detail": {}}"#;
+    // The administrator has a detector and a hub in the Region (enrolment needs both).
+    gd.client("us-east-1")
+        .create_detector()
+        .enable(true)
+        .send()
+        .await
+        .unwrap();
+    sh.admin(|s| s.regions.entry("us-east-1".into()).or_default().enabled = true);
+    let out = tokio::task::spawn_blocking({
+        let cl = cargo_lambda.clone();
+        move || invoke(&cl, port, &["--data-ascii", scheduled])
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Enrolment in both services applied; frequency, list, insight and 4 action targets are
+    // drift, reported and left.
+    assert_eq!(summary["applied"], 2, "{summary}");
+    assert_eq!(summary["drift_unapplied"], 7, "{summary}");
+    for a in &accounts {
+        assert_eq!(
+            gd.detector("us-east-1").members[a]["relationshipStatus"],
+            "Enabled"
+        );
+    }
+    let again = tokio::task::spawn_blocking({
+        let cl = cargo_lambda.clone();
+        move || invoke(&cl, port, &["--data-ascii", scheduled])
+    })
+    .await
+    .unwrap();
+    let summary: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(summary["applied"], 0, "{summary}");
+    let unknown = r#"{"source": "aws.organizations", "detail": {"eventName": "CreateAccountResult", "serviceEventDetails": {"createAccountStatus": {"state": "SUCCEEDED", "accountId": "999999999990"}}}}"#;
+    let failed = tokio::task::spawn_blocking({
+        let cl = cargo_lambda.clone();
+        move || invoke(&cl, port, &["--data-ascii", unknown])
+    })
+    .await
+    .unwrap();
+    assert!(!failed.status.success());
+    let logs = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(lines
+        .iter()
+        .any(|l| l["_aws"]["CloudWatchMetrics"].is_array()
+            && l["ManageDrift"] == 7
+            && l["Function"] == "manage"));
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "manage: drift" && l["fields"]["resource"].is_string()));
+}

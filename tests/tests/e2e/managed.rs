@@ -57,7 +57,7 @@ manage:
     )
 }
 
-async fn new_account(
+pub(crate) async fn new_account(
     c: &aws_sdk_organizations::Client,
     name: &str,
     root: &str,
