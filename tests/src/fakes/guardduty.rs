@@ -269,6 +269,15 @@ async fn list_detectors(State(st): St, headers: HeaderMap) -> Response {
 }
 
 fn features_of(req: &Value, into: &mut BTreeMap<String, String>) -> Result<(), String> {
+    let names: Vec<&str> = req["features"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    if names.contains(&"EKS_RUNTIME_MONITORING") && names.contains(&"RUNTIME_MONITORING") {
+        return Err("The request is rejected because EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be in one request.".into());
+    }
     for f in req["features"].as_array().into_iter().flatten() {
         let name = f["name"].as_str().unwrap_or_default();
         let status = f["status"].as_str().unwrap_or_default();
@@ -276,11 +285,6 @@ fn features_of(req: &Value, into: &mut BTreeMap<String, String>) -> Result<(), S
             return Err(format!("invalid feature {name} {status}"));
         }
         into.insert(name.to_owned(), status.to_owned());
-    }
-    if into.get("EKS_RUNTIME_MONITORING").map(String::as_str) == Some("ENABLED")
-        && into.get("RUNTIME_MONITORING").map(String::as_str) == Some("ENABLED")
-    {
-        return Err("EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be enabled".into());
     }
     Ok(())
 }
@@ -572,18 +576,31 @@ async fn create_filter(
                     .to_owned(),
             );
         }
+        if req["rank"]
+            .as_i64()
+            .is_some_and(|r| r > d.filters.len() as i64 + 1)
+        {
+            return Err("The request is rejected because the rank is out-of-bounds.".to_owned());
+        }
         if d.filters.len() >= 100 {
             return Err(
                 "The request is rejected because the number of filters exceeds the limit of 100."
                     .to_owned(),
             );
         }
+        // Ranks have no gaps: an insertion moves the filters at and after it.
+        let rank = req["rank"].as_i64().unwrap_or(d.filters.len() as i64 + 1);
+        for f in d.filters.values_mut() {
+            if f["rank"].as_i64().is_some_and(|r| r >= rank) {
+                f["rank"] = json!(f["rank"].as_i64().unwrap_or_default() + 1);
+            }
+        }
         d.filters.insert(
             name.clone(),
             json!({
                 "name": name, "description": req["description"].as_str().unwrap_or_default(),
                 "action": req["action"].as_str().unwrap_or("NOOP"),
-                "rank": req["rank"].as_i64().unwrap_or(d.filters.len() as i64 + 1),
+                "rank": rank,
                 "findingCriteria": req["findingCriteria"],
             }),
         );

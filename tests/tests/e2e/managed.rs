@@ -22,7 +22,7 @@ manage:
   scope: {{ organizational_units: ["{ou}"] }}
   guardduty:
     finding_publishing_frequency: FIFTEEN_MINUTES
-    features: {{ S3_DATA_EVENTS: ENABLED, RUNTIME_MONITORING: ENABLED, EKS_RUNTIME_MONITORING: DISABLED }}
+    features: {{ S3_DATA_EVENTS: ENABLED, RUNTIME_MONITORING: ENABLED }}
     auto_enable: {{ members: ALL, features: {{ S3_DATA_EVENTS: ALL }} }}
     filters:
       - name: vigil-archive-scanner-probes

@@ -402,7 +402,7 @@ impl GuardDuty {
                         .name(&f.name)
                         .description(&f.description)
                         .action(FilterAction::from(f.action.as_str()))
-                        .rank(rank(f))
+                        .set_rank(rank(f))
                         .finding_criteria(criteria(f))
                         .send()
                 )?;
@@ -416,7 +416,7 @@ impl GuardDuty {
                         .filter_name(&f.name)
                         .description(&f.description)
                         .action(FilterAction::from(f.action.as_str()))
-                        .rank(rank(f))
+                        .set_rank(rank(f))
                         .finding_criteria(criteria(f))
                         .send()
                 )?;
@@ -557,8 +557,10 @@ impl GuardDuty {
     }
 }
 
-fn rank(f: &FilterWant) -> i32 {
-    i32::try_from(f.rank).unwrap_or(100)
+/// Only a declared rank is sent (GuardDuty puts a new filter last, and keeps an existing
+/// filter's rank on update).
+fn rank(f: &FilterWant) -> Option<i32> {
+    f.rank.and_then(|r| i32::try_from(r).ok())
 }
 
 fn detector_features(f: &[(String, String)]) -> Option<Vec<DetectorFeatureConfiguration>> {

@@ -105,9 +105,14 @@ pub async fn list_accounts(
                         name: a.name().filter(|n| !n.is_empty()).map(str::to_owned),
                         email: a.email().filter(|e| !e.is_empty()).map(str::to_owned),
                         ou_path: Some(path.clone()),
+                        // `State` replaces the retired `Status` (ACTIVE, SUSPENDED,
+                        // PENDING_CLOSURE, CLOSED, ...); an account that gives neither is
+                        // taken as not enrollable.
                         status: a
-                            .status()
-                            .map_or("ACTIVE", |s| s.as_str())
+                            .state()
+                            .map(|s| s.as_str())
+                            .or(a.status().map(|s| s.as_str()))
+                            .unwrap_or("UNKNOWN")
                             .to_ascii_uppercase(),
                     });
                 }

@@ -80,8 +80,8 @@ impl ManagedSecurityHub {
 
     async fn read_region(&self, region: &str) -> Result<ShState, ManageError> {
         let c = self.client(region)?;
-        match c.describe_hub().send().await {
-            Ok(_) => {}
+        let hub = match c.describe_hub().send().await {
+            Ok(h) => h,
             Err(e) => {
                 let e = vigil_aws::classify("DescribeHub", e, &[]);
                 if e.code.as_deref() == Some("InvalidAccessException") {
@@ -89,9 +89,15 @@ impl ManagedSecurityHub {
                 }
                 return Err(err(e));
             }
-        }
+        };
         let mut st = ShState {
             enabled: true,
+            // arn:aws:securityhub:REGION:ACCOUNT:hub/default
+            account: hub
+                .hub_arn()
+                .and_then(|a| a.split(':').nth(4))
+                .filter(|a| a.len() == 12)
+                .map(str::to_owned),
             ..ShState::default()
         };
         st.org = match c.describe_organization_configuration().send().await {
@@ -195,11 +201,11 @@ impl ManagedSecurityHub {
     ) -> Result<Vec<String>, ManageError> {
         let c = self.client(region)?;
         match change {
-            Change::ShEnable => {
+            Change::ShEnable { default_standards } => {
                 call!(
                     "EnableSecurityHub",
                     c.enable_security_hub()
-                        .enable_default_standards(true)
+                        .enable_default_standards(*default_standards)
                         .send()
                 )?;
             }

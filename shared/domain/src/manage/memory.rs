@@ -136,16 +136,34 @@ impl MemoryServices {
                 if st.filters.contains_key(&f.name) {
                     return Err(refused("CreateFilter", "the filter name is taken"));
                 }
+                let count = u32::try_from(st.filters.len()).unwrap_or(u32::MAX);
+                if f.rank.is_some_and(|r| r > count + 1) {
+                    return Err(refused("CreateFilter", "rank is out-of-bounds"));
+                }
+                let mut f = f.clone();
+                let r = f.rank.unwrap_or(count + 1);
+                f.rank = Some(r);
+                // An insertion moves the filters at and after its rank.
+                for other in st.filters.values_mut() {
+                    if let Some(o) = other.rank.as_mut().filter(|o| **o >= r) {
+                        *o += 1;
+                    }
+                }
+                let f = &f;
                 if st.filters.len() >= super::spec::MAX_FILTERS {
                     return Err(refused("CreateFilter", "100 filters already"));
                 }
                 st.filters.insert(f.name.clone(), filter_of(f));
             }
             Change::GdUpdateFilter(f) => {
-                if !st.filters.contains_key(&f.name) {
+                let Some(old) = st.filters.get(&f.name) else {
                     return Err(refused("UpdateFilter", "no such filter"));
+                };
+                let mut new = filter_of(f);
+                if new.rank.is_none() {
+                    new.rank = old.rank;
                 }
-                st.filters.insert(f.name.clone(), filter_of(f));
+                st.filters.insert(f.name.clone(), new);
             }
             Change::GdDeleteFilter { name } => {
                 st.filters.remove(name);
@@ -225,7 +243,7 @@ impl MemoryServices {
         let seq = w.seq;
         let admin = w.admin.clone();
         let st = w.securityhub.entry(region.to_owned()).or_default();
-        if !matches!(change, Change::ShEnable) && !st.enabled {
+        if !matches!(change, Change::ShEnable { .. }) && !st.enabled {
             return Err(ManageError::Config {
                 what: "securityhub".into(),
                 message: "InvalidAccessException: Security Hub is not enabled".into(),
@@ -233,7 +251,7 @@ impl MemoryServices {
             });
         }
         match change {
-            Change::ShEnable => {
+            Change::ShEnable { .. } => {
                 if st.enabled {
                     return Err(refused("EnableSecurityHub", "ResourceConflictException"));
                 }
@@ -341,7 +359,7 @@ fn filter_of(f: &super::plan::FilterWant) -> Filter {
         name: f.name.clone(),
         description: f.description.clone(),
         action: f.action.clone(),
-        rank: Some(f.rank),
+        rank: f.rank,
         criteria: f.criteria.clone(),
     }
 }

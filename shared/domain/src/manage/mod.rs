@@ -197,6 +197,13 @@ pub async fn read_actual(
             actual.regions.insert(region.clone(), rs);
         }
     }
+    // Without a configured administrator account, the hub's own account is the caller's.
+    if actual.admin_account.is_none() {
+        actual.admin_account = actual
+            .regions
+            .values()
+            .find_map(|r| r.securityhub.as_ref().and_then(|s| s.account.clone()));
+    }
     Ok((actual, problems))
 }
 
@@ -340,7 +347,7 @@ pub async fn run(
     svc: Services<'_>,
 ) -> Result<RunReport, ManageError> {
     let (actual, read_problems) = read_actual(spec, admin_account, svc).await?;
-    let p = plan(spec, ctx, &actual);
+    let mut p = plan(spec, ctx, &actual);
     let known_accounts = actual.accounts.iter().map(|a| a.id.clone()).collect();
     let in_scope = plan::in_scope(spec, &actual)
         .0
@@ -354,6 +361,11 @@ pub async fn run(
         Mode::Scheduled if spec.auto_correct => (Some(p.clone()), 0),
         Mode::Scheduled => (Some(p.enrolment_only()), drift),
     };
+    // The notes of what the report-only run left out belong in its report.
+    if let Some(a) = &to_apply {
+        let extra: Vec<String> = a.notes.iter().skip(p.notes.len()).cloned().collect();
+        p.notes.extend(extra);
+    }
     let results = match to_apply {
         Some(a) => apply(&a, svc).await,
         None => Vec::new(),

@@ -78,7 +78,9 @@ pub struct FilterWant {
     pub name: String,
     pub description: String,
     pub action: String,
-    pub rank: u32,
+    /// Only when declared: GuardDuty's ranks have no gaps and move when a filter is inserted,
+    /// so an undeclared rank is left to GuardDuty (a new filter goes last).
+    pub rank: Option<u32>,
     pub criteria: BTreeMap<String, Condition>,
 }
 
@@ -155,7 +157,10 @@ pub enum Change {
     GdCreateMembers {
         accounts: Vec<(String, String)>,
     },
-    ShEnable,
+    /// `EnableSecurityHub`, with the default standards unless `auto_enable_standards: NONE`.
+    ShEnable {
+        default_standards: bool,
+    },
     ShUpdateOrgConfig {
         auto_enable: bool,
         auto_enable_standards: Option<String>,
@@ -253,16 +258,34 @@ impl Plan {
         self.changes.iter().filter(|c| c.op != Op::Enrol)
     }
 
-    /// Keeps only enrolment (what a report-only scheduled run applies).
+    /// Keeps only enrolment (what a report-only scheduled run applies), and only where the
+    /// administrator's detector or hub exists: creating those is drift, left to `apply`.
     pub fn enrolment_only(&self) -> Plan {
+        let missing: BTreeSet<(&str, &str)> = self
+            .changes
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.change,
+                    Change::GdCreateDetector { .. } | Change::ShEnable { .. }
+                )
+            })
+            .map(|c| (c.region.as_str(), c.service))
+            .collect();
+        let mut notes = self.notes.clone();
+        for (region, service) in &missing {
+            notes.push(format!(
+                "{service} {region}: not enabled in the administrator account, so no member is enrolled there until `vigil manage apply` (or auto_correct) enables it"
+            ));
+        }
         Plan {
             changes: self
                 .changes
                 .iter()
-                .filter(|c| c.op == Op::Enrol)
+                .filter(|c| c.op == Op::Enrol && !missing.contains(&(c.region.as_str(), c.service)))
                 .cloned()
                 .collect(),
-            notes: self.notes.clone(),
+            notes,
         }
     }
 
@@ -411,14 +434,12 @@ fn canonical_criteria(c: &BTreeMap<String, Condition>) -> BTreeMap<String, Condi
     c.iter().map(|(k, v)| (k.clone(), v.canonical())).collect()
 }
 
-fn filter_want(f: &FilterSpec, position: usize) -> FilterWant {
+fn filter_want(f: &FilterSpec) -> FilterWant {
     FilterWant {
         name: f.name.clone(),
         description: f.description.clone(),
         action: f.action.as_str().to_owned(),
-        rank: f
-            .rank
-            .unwrap_or_else(|| u32::try_from(position + 1).unwrap_or(100).min(100)),
+        rank: f.rank,
         criteria: canonical_criteria(&f.criteria),
     }
 }
@@ -538,7 +559,10 @@ fn plan_guardduty(
                         "organization configuration".into(),
                         why.join("; "),
                         Change::GdUpdateOrgConfig {
-                            members: members.or(org.members.clone()),
+                            // The API takes one of the two auto-enable settings in every call.
+                            members: members
+                                .or(org.members.clone())
+                                .or_else(|| Some("NONE".to_owned())),
                             features: feats,
                         },
                     );
@@ -550,9 +574,8 @@ fn plan_guardduty(
     let declared: BTreeMap<&str, FilterWant> = gd
         .filters
         .iter()
-        .enumerate()
-        .filter(|(_, f)| applies(spec, &f.regions, region))
-        .map(|(i, f)| (f.name.as_str(), filter_want(f, i)))
+        .filter(|f| applies(spec, &f.regions, region))
+        .map(|f| (f.name.as_str(), filter_want(f)))
         .collect();
     for name in st.filters.keys() {
         if declared.contains_key(name.as_str()) {
@@ -574,13 +597,12 @@ fn plan_guardduty(
             );
         }
     }
-    let rank_declared: BTreeSet<&str> = gd
-        .filters
-        .iter()
-        .filter(|f| f.rank.is_some())
-        .map(|f| f.name.as_str())
-        .collect();
-    for (name, want) in &declared {
+    // GuardDuty's ranks have no gaps and an insertion moves the filters after it. Filters
+    // without a declared rank are created first (each goes last), then the declared ones in
+    // ascending rank: each lands where declared and moves only those after it.
+    let mut order: Vec<(&&str, &FilterWant)> = declared.iter().collect();
+    order.sort_by_key(|(n, w)| (w.rank.map_or(0, |r| r + 1), **n));
+    for (name, want) in order {
         match st.filters.get(*name) {
             None => out.push(
                 Op::Create,
@@ -596,11 +618,10 @@ fn plan_guardduty(
                 if have.description != want.description {
                     why.push("description differs".to_owned());
                 }
-                if rank_declared.contains(name) && have.rank != Some(want.rank) {
+                if let Some(r) = want.rank.filter(|r| have.rank != Some(*r)) {
                     why.push(format!(
-                        "rank {} -> {}",
+                        "rank {} -> {r}",
                         have.rank.map_or("unset".into(), |r| r.to_string()),
-                        want.rank
                     ));
                 }
                 let have_c = canonical_criteria(&have.criteria);
@@ -669,6 +690,15 @@ fn plan_guardduty(
             ) {
                 continue;
             }
+            if let Some(s @ ("Disabled" | "RegionDisabled")) = status {
+                // An associated member whose detector is off: CreateMembers does not change
+                // that, so it is said, not planned.
+                notes.push(format!(
+                    "guardduty {region}: account {} is a member but {s}: turn GuardDuty on there (organisation auto-enable ALL, or the member's own detector)",
+                    label(a)
+                ));
+                continue;
+            }
             match &a.email {
                 Some(e) if !e.is_empty() => need.push((a.id.clone(), e.clone(), status)),
                 _ => notes.push(format!(
@@ -715,8 +745,13 @@ fn plan_lists(
     let declared_names: BTreeSet<&str> = declared.iter().map(|l| l.name.as_str()).collect();
     // Keep the first list of each declared name (lowest id); the others are duplicates.
     let mut kept: BTreeMap<&str, &ListState> = BTreeMap::new();
-    let mut sorted: Vec<&ListState> = have.iter().collect();
-    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    // Lists on their way out are not there any more; of several of one name, an active one
+    // is kept (then the lowest id).
+    let mut sorted: Vec<&ListState> = have
+        .iter()
+        .filter(|l| !matches!(l.status.as_str(), "DELETE_PENDING" | "DELETED"))
+        .collect();
+    sorted.sort_by(|a, b| (!a.active(), &a.id).cmp(&(!b.active(), &b.id)));
     let mut remaining = 0usize;
     for l in sorted {
         let name = l.name.as_str();
@@ -900,7 +935,10 @@ fn plan_securityhub(
             Op::Create,
             "hub".into(),
             "Security Hub is not enabled in the administrator account".into(),
-            Change::ShEnable,
+            Change::ShEnable {
+                default_standards: sh.auto_enable_standards
+                    != Some(super::spec::StandardsMode::None),
+            },
         );
     }
     if sh.auto_enable.is_some() || sh.auto_enable_standards.is_some() {
@@ -1061,15 +1099,17 @@ fn plan_securityhub(
         }
     }
     if sh.enrol_members {
-        let need: Vec<&Account> = accounts
-            .iter()
-            .filter(|a| {
-                !matches!(
-                    st.members.get(&a.id).map(String::as_str),
-                    Some("Enabled" | "Created" | "Invited")
-                )
-            })
-            .collect();
+        let mut need: Vec<&Account> = Vec::new();
+        for a in accounts {
+            match st.members.get(&a.id).map(String::as_str) {
+                Some("Enabled" | "Created" | "Invited") => {}
+                Some("AccountSuspended") => notes.push(format!(
+                    "securityhub {region}: account {} cannot be enrolled: AccountSuspended",
+                    label(a)
+                )),
+                _ => need.push(a),
+            }
+        }
         for batch in need.chunks(MEMBERS_PER_CALL) {
             let ids: Vec<String> = batch
                 .iter()

@@ -529,11 +529,18 @@ impl ManageSpec {
                     ));
                 }
             }
-            let on = |n: &str| gd.features.get(n) == Some(&FeatureState::Enabled);
-            if on("EKS_RUNTIME_MONITORING") && on("RUNTIME_MONITORING") {
-                p.push("manage.guardduty.features: EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot both be enabled".into());
+            // GuardDuty refuses a request that names both (whatever their states).
+            if gd.features.contains_key("EKS_RUNTIME_MONITORING")
+                && gd.features.contains_key("RUNTIME_MONITORING")
+            {
+                p.push("manage.guardduty.features: declare RUNTIME_MONITORING or EKS_RUNTIME_MONITORING, not both (RUNTIME_MONITORING covers EKS)".into());
             }
             if let Some(ae) = &gd.auto_enable {
+                if ae.features.contains_key("EKS_RUNTIME_MONITORING")
+                    && ae.features.contains_key("RUNTIME_MONITORING")
+                {
+                    p.push("manage.guardduty.auto_enable.features: declare RUNTIME_MONITORING or EKS_RUNTIME_MONITORING, not both".into());
+                }
                 for f in ae.features.keys() {
                     if !GD_FEATURES.contains(&f.as_str()) || f == "AI_ANALYST" {
                         p.push(format!(
@@ -594,8 +601,16 @@ impl ManageSpec {
                     p.push(format!("{at}: a list of that name is declared twice"));
                 }
                 self.prefix_problem(&at, &l.name, &mut p);
-                if l.name.trim().is_empty() || l.name.len() > 300 {
-                    p.push(format!("{at}: the name must be 1 to 300 characters"));
+                if l.name.is_empty()
+                    || l.name.len() > 300
+                    || !l
+                        .name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                {
+                    p.push(format!(
+                        "{at}: the name must be 1 to 300 characters of A-Za-z0-9_- (it names the list's S3 object too)"
+                    ));
                 }
                 match (&l.location, l.entries.is_empty()) {
                     (Some(_), false) => {

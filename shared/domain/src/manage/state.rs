@@ -98,6 +98,8 @@ impl ListState {
 pub struct ShState {
     /// Whether Security Hub is enabled in the account.
     pub enabled: bool,
+    /// The account the hub belongs to (from its ARN): the administrator.
+    pub account: Option<String>,
     pub org: Option<ShOrgConfig>,
     pub insights: Vec<Insight>,
     pub action_targets: Vec<ActionTarget>,
