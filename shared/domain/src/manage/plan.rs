@@ -581,18 +581,11 @@ fn plan_guardduty(
         if declared.contains_key(name.as_str()) {
             continue;
         }
-        if spec.owns(name) {
+        if let Some(why) = spec.undeclared_delete_reason(name) {
             out.push(
                 Op::Delete,
                 format!("filter {name}"),
-                "Vigil's, no longer declared".into(),
-                Change::GdDeleteFilter { name: name.clone() },
-            );
-        } else if spec.prune {
-            out.push(
-                Op::Delete,
-                format!("filter {name}"),
-                "not declared (prune: true)".into(),
+                why.into(),
                 Change::GdDeleteFilter { name: name.clone() },
             );
         }
@@ -762,12 +755,8 @@ fn plan_lists(
         }
         let why = if declared_names.contains(name) {
             Some("a duplicate of a declared list")
-        } else if spec.owns(name) {
-            Some("Vigil's, no longer declared")
-        } else if spec.prune {
-            Some("not declared (prune: true)")
         } else {
-            None
+            spec.undeclared_delete_reason(name)
         };
         match why {
             Some(why) => out.push(
@@ -1000,12 +989,8 @@ fn plan_securityhub(
         }
         let why = if declared.contains_key(name) {
             Some("a duplicate of a declared insight")
-        } else if spec.owns(name) {
-            Some("Vigil's, no longer declared")
-        } else if spec.prune {
-            Some("not declared (prune: true)")
         } else {
-            None
+            spec.undeclared_delete_reason(name)
         };
         if let Some(why) = why {
             out.push(

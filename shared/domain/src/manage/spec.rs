@@ -705,6 +705,18 @@ impl ManageSpec {
         }
     }
 
+    /// Why an undeclared filter, list or insight of this name is deleted, if it is: Vigil's own
+    /// always, anyone else's only with `prune: true` (the one ownership rule of the planner).
+    pub fn undeclared_delete_reason(&self, name: &str) -> Option<&'static str> {
+        if self.owns(name) {
+            Some("Vigil's, no longer declared")
+        } else if self.prune {
+            Some("not declared (prune: true)")
+        } else {
+            None
+        }
+    }
+
     /// Whether Vigil owns a resource of this name.
     pub fn owns(&self, name: &str) -> bool {
         name.starts_with(&self.owner_prefix)
