@@ -12,7 +12,7 @@ pidfile="$LOCAL/ddb.pid"
 if ! { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }; then started=1; fi
 ddb_start
 log "building the vigil CLI (debug)"
-cargo build --quiet -p vigil -p vigil-e2e --bin vigil --bin fake_aws
+cargo build --quiet -p vigil -p vigil-e2e --bin vigil --bin fake_aws --bin sim_org
 export TABLE_NAME="vigil-demo-$(date +%s)"
 export VIGIL_RUNBOOK="$ROOT/examples/runbook.yaml"
 VIGIL="$ROOT/target/debug/vigil"
@@ -155,6 +155,35 @@ echo
 log "the SLA report over the sample period (the fixtures are days old, so most deadlines were breached; the acknowledged root-credential incident was late): vigil report --since 30d"
 "$VIGIL" report --since 30d
 
+echo
+log "the analyst's queue (runbook queue:, docs/queue.md): a simulated organisation's day, 40 accounts of port probes and brute force, four attacks across entities (one a GuardDuty attack sequence), into its own table"
+SIM_DIR="$LOCAL/sim-org"
+rm -rf "$SIM_DIR"
+"$ROOT/target/debug/sim_org" "$SIM_DIR"
+DEMO_TABLE="$TABLE_NAME"
+export TABLE_NAME="$DEMO_TABLE-sim"
+"$VIGIL" init-table
+"$VIGIL" replay "$SIM_DIR" | tail -n 3
+log "vigil queue: campaigns, digests and the incidents in neither, most urgent first"
+QUEUE_TABLE=$("$VIGIL" queue)
+sed -n '1,12p' <<<"$QUEUE_TABLE"
+tail -n 1 <<<"$QUEUE_TABLE"
+QUEUE_JSON=$("$VIGIL" queue --json)
+CAMPAIGN=$(python3 -c 'import json,sys
+for l in sys.stdin:
+    i=json.loads(l)
+    if i["kind"]=="campaign" and i["reason"].startswith("GuardDuty attack sequence"): print(i["id"]); break' <<<"$QUEUE_JSON")
+DIGEST=$(python3 -c 'import json,sys
+for l in sys.stdin:
+    i=json.loads(l)
+    if i["kind"]=="digest": print(i["id"]); break' <<<"$QUEUE_JSON")
+[ -n "$CAMPAIGN" ] && [ -n "$DIGEST" ] || { log "expected a campaign and a digest in the queue"; exit 1; }
+log "a campaign led by an attack sequence, each link explained: vigil explain $CAMPAIGN"
+"$VIGIL" explain "$CAMPAIGN"
+log "a digest of low-severity noise (never paged; its incidents are still listed): vigil explain $DIGEST"
+DIGEST_TEXT=$("$VIGIL" explain "$DIGEST")
+sed -n '1,14p' <<<"$DIGEST_TEXT"
+export TABLE_NAME="$DEMO_TABLE"
 echo
 log "managed GuardDuty and Security Hub (runbook manage:, docs/manage.md): an organisation in moto with a Workloads OU of three accounts, and the GuardDuty and Security Hub fakes (no local AWS implementation exists), two Regions"
 ORG=$("$LOCAL/venv-moto/bin/python" - "$VIGIL_MOTO_ENDPOINT" "$TABLE_NAME" <<'PY'

@@ -11,6 +11,7 @@ pub mod fakes;
 /// Test receivers (HEC, webhook, rsyslog): test infrastructure, so failures panic.
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod receivers;
+pub mod simorg;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};

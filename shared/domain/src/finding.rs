@@ -65,6 +65,10 @@ pub struct NormalizedFinding<'a> {
     pub decisions: crate::triage::Decisions,
     /// Why it is handled as it is (grouping is added when it is planned).
     pub explanation: crate::triage::Explanation,
+    /// Its observables, `kind:value` (see [`crate::indicators`]).
+    pub indicators: Vec<String>,
+    /// For an attack sequence: the finding keys of the signals it names.
+    pub signals: Vec<String>,
 }
 
 impl<'a> NormalizedFinding<'a> {
@@ -88,6 +92,12 @@ impl<'a> NormalizedFinding<'a> {
         let (correlation_key, entity) = correlation_key(&finding);
         let raw = finding.raw;
         let processed_at = finding.processed_at;
+        let indicators = crate::indicators::of(&finding);
+        let signals = if crate::indicators::is_attack_sequence(&finding_type) {
+            crate::indicators::sequence(&finding).0
+        } else {
+            Vec::new()
+        };
         Self {
             key,
             finding,
@@ -104,6 +114,8 @@ impl<'a> NormalizedFinding<'a> {
             clamped: Vec::new(),
             decisions: crate::triage::Decisions::default(),
             explanation: crate::triage::Explanation::default(),
+            indicators,
+            signals,
         }
     }
 

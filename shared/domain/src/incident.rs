@@ -327,6 +327,13 @@ pub struct Incident {
         skip_serializing_if = "crate::escalation::Escalation::is_empty"
     )]
     pub escalation: crate::escalation::Escalation,
+    /// Its findings' observables, `kind:value`, at most
+    /// [`crate::indicators::MAX_PER_INCIDENT`] (campaigns link incidents by them).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub indicators: BTreeSet<String>,
+    /// For an attack sequence: the finding keys of the signals it names.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub signals: BTreeSet<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -452,6 +459,8 @@ impl Incident {
             acknowledged_at: None,
             acknowledged_by: None,
             escalation: Default::default(),
+            indicators: BTreeSet::new(),
+            signals: BTreeSet::new(),
         };
         // The opening finding is folded in by the caller through `apply`, like any other.
         inc.severity = SeverityLabel::Informational;
@@ -518,6 +527,16 @@ impl Incident {
             changed = true;
         }
         changed |= insert_capped(&mut self.finding_types, &f.finding_type);
+        changed |= crate::indicators::merge_capped(
+            &mut self.indicators,
+            &f.indicators,
+            crate::indicators::MAX_PER_INCIDENT,
+        );
+        changed |= crate::indicators::merge_capped(
+            &mut self.signals,
+            &f.signals,
+            crate::indicators::MAX_SIGNALS,
+        );
         if let Some(t) = f.tactic {
             changed |= insert_capped(&mut self.tactics, t);
         }

@@ -34,9 +34,11 @@ pub mod error;
 pub mod escalation;
 pub mod finding;
 pub mod incident;
+pub mod indicators;
 pub mod lifecycle;
 pub mod manage;
 pub mod ports;
+pub mod queue;
 pub mod runbook;
 pub mod sla;
 #[cfg(any(test, feature = "test-util"))]

@@ -407,6 +407,9 @@ pub struct Runbook {
     /// Managed GuardDuty and Security Hub (see [`crate::manage`] and docs/manage.md).
     #[serde(default)]
     pub manage: Option<crate::manage::ManageSpec>,
+    /// The analyst's queue: campaigns and digests (see [`crate::queue`] and docs/queue.md).
+    #[serde(default)]
+    pub queue: crate::queue::QueueSpec,
     /// The rules, compiled when the runbook loads.
     #[serde(skip)]
     compiled: CompiledRules,
@@ -482,6 +485,12 @@ impl Runbook {
     }
 
     fn validate(&self, origin: &str) -> Result<(), RunbookError> {
+        if let Some(p) = self.queue.problems().into_iter().next() {
+            return Err(RunbookError::Invalid {
+                origin: origin.to_owned(),
+                message: p,
+            });
+        }
         if self.correlation.window.0 <= Duration::zero() {
             return Err(RunbookError::Invalid {
                 origin: origin.to_owned(),

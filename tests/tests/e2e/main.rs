@@ -23,6 +23,7 @@ mod infra;
 mod lambda_runtime;
 mod lifecycle;
 mod managed;
+mod queue;
 mod retro;
 mod runbook_s3;
 mod store;

@@ -11,6 +11,7 @@
 pub mod explain;
 pub mod impact;
 pub mod manage_cli;
+pub mod queue_cli;
 pub mod redrive;
 pub mod replay;
 pub mod report;

@@ -142,6 +142,14 @@ enum Command {
         #[arg(long)]
         csv: bool,
     },
+    /// The analyst's queue: campaigns, digests and the incidents in neither, most urgent
+    /// first (runbook `queue:`; docs/queue.md).
+    Queue {
+        /// One JSON object per line: kind, id, severity, status, account_id, finding_count,
+        /// incident_ids, reason, ...
+        #[arg(long)]
+        json: bool,
+    },
     /// List incidents, most recent first.
     Incidents {
         /// Only open incidents.
@@ -492,10 +500,25 @@ async fn main() -> Result<()> {
         }
         Command::Explain { id, product_arn } => {
             let store = DynamoStore::new(client, config.table_name);
-            if !vigil::explain::explain(&store, &id, product_arn.as_deref(), &mut std::io::stdout())
-                .await?
-            {
+            let out = &mut std::io::stdout();
+            if id.starts_with("CMP-") || id.starts_with("DIG-") {
+                if !vigil::queue_cli::explain(&store, &config.runbook, &id, out).await? {
+                    bail!("no campaign or digest {id} in the queue now");
+                }
+            } else if !vigil::explain::explain(&store, &id, product_arn.as_deref(), out).await? {
                 bail!("no incident or finding {id} in the table");
+            } else if id.starts_with("inc-") {
+                vigil::queue_cli::explain(&store, &config.runbook, &id, out).await?;
+            }
+        }
+        Command::Queue { json } => {
+            let store = DynamoStore::new(client, config.table_name);
+            let items = vigil::queue_cli::queue(&store, &config.runbook).await?;
+            let out = &mut std::io::stdout();
+            if json {
+                vigil::queue_cli::print_json(out, &items)?;
+            } else {
+                vigil::queue_cli::print_table(out, &items)?;
             }
         }
         Command::InitTable => {

@@ -118,7 +118,7 @@ impl Pattern {
     }
 }
 
-fn glob(parts: &[String], s: &str) -> bool {
+pub(crate) fn glob(parts: &[String], s: &str) -> bool {
     let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
         return false;
     };
