@@ -92,12 +92,7 @@ impl<'a> NormalizedFinding<'a> {
         let (correlation_key, entity) = correlation_key(&finding);
         let raw = finding.raw;
         let processed_at = finding.processed_at;
-        let indicators = crate::indicators::of(&finding);
-        let signals = if crate::indicators::is_attack_sequence(&finding_type) {
-            crate::indicators::sequence(&finding).0
-        } else {
-            Vec::new()
-        };
+        let (indicators, signals) = crate::indicators::of(&finding);
         Self {
             key,
             finding,

@@ -43,8 +43,9 @@ fn push(out: &mut Vec<String>, kind: &str, value: &str) {
     }
 }
 
-/// The indicators of one finding, `kind:value`, at most [`MAX_PER_FINDING`].
-pub fn of(f: &Finding<'_>) -> Vec<String> {
+/// The indicators of one finding, `kind:value`, at most [`MAX_PER_FINDING`], and for an
+/// attack sequence the finding keys of its signals (its JSON read once).
+pub fn of(f: &Finding<'_>) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
     if let Some(a) = &f.action {
         for ip in &a.remote_ips {
@@ -81,20 +82,22 @@ pub fn of(f: &Finding<'_>) -> Vec<String> {
             push(&mut out, "hash", &v.to_ascii_lowercase());
         }
     }
+    let mut signals = Vec::new();
     if f.types().iter().any(|t| is_attack_sequence(t)) {
-        let (_, inds) = sequence(f);
+        let (sigs, inds) = sequence(f);
+        signals = sigs;
         for i in inds {
             if out.len() < MAX_PER_FINDING && !out.contains(&i) {
                 out.push(i);
             }
         }
     }
-    out
+    (out, signals)
 }
 
 /// An attack sequence's signals (as finding keys) and its own indicators, read from
 /// `Detection.Sequence`; empty for anything else or a malformed sequence.
-pub fn sequence(f: &Finding<'_>) -> (Vec<String>, Vec<String>) {
+fn sequence(f: &Finding<'_>) -> (Vec<String>, Vec<String>) {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(f.raw) else {
         return (Vec::new(), Vec::new());
     };

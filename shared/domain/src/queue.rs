@@ -155,14 +155,9 @@ impl QueueSpec {
     }
 
     fn ignored(&self, indicator: &str) -> bool {
-        self.ignore_indicators.iter().any(|p| {
-            if p.contains('*') {
-                let parts: Vec<String> = p.split('*').map(str::to_owned).collect();
-                crate::triage::glob(&parts, indicator)
-            } else {
-                p == indicator
-            }
-        })
+        self.ignore_indicators
+            .iter()
+            .any(|p| crate::triage::wildcard(p, indicator))
     }
 
     /// The digest window an incident rolls up into, or `None` when it stays on its own.
@@ -172,11 +167,8 @@ impl QueueSpec {
         }
         let ty = inc.lead.finding_type.as_str();
         let rule = self.digest.rules.iter().find(|r| {
-            let type_ok = r.types.is_empty()
-                || r.types.iter().any(|t| {
-                    let parts: Vec<String> = t.split('*').map(str::to_owned).collect();
-                    crate::triage::glob(&parts, ty)
-                });
+            let type_ok =
+                r.types.is_empty() || r.types.iter().any(|t| crate::triage::wildcard(t, ty));
             let env_ok = r.environments.is_empty()
                 || r.environments.iter().any(|e| {
                     crate::runbook::Environment::parse(e)

@@ -118,7 +118,18 @@ impl Pattern {
     }
 }
 
-pub(crate) fn glob(parts: &[String], s: &str) -> bool {
+/// Whether `s` matches `pattern`, `*` matching any run of characters (none: equality).
+pub(crate) fn wildcard(pattern: &str, s: &str) -> bool {
+    if !pattern.contains('*') {
+        return pattern == s;
+    }
+    glob(
+        &pattern.split('*').map(str::to_owned).collect::<Vec<_>>(),
+        s,
+    )
+}
+
+fn glob(parts: &[String], s: &str) -> bool {
     let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
         return false;
     };
