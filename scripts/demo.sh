@@ -183,6 +183,33 @@ log "a campaign led by an attack sequence, each link explained: vigil explain $C
 log "a digest of low-severity noise (never paged; its incidents are still listed): vigil explain $DIGEST"
 DIGEST_TEXT=$("$VIGIL" explain "$DIGEST")
 sed -n '1,14p' <<<"$DIGEST_TEXT"
+log "the minute schedule (vigil escalate): the queue run stores each campaign and digest, then escalation acts once per campaign (the day is old: its deadlines are marked breached; logs hidden)"
+"$VIGIL" escalate 2>/dev/null
+log "running it again writes nothing"
+"$VIGIL" escalate 2>/dev/null
+SIM_SIEM="$ROOT/target/demo/siem-$TABLE_NAME.jsonl"
+rm -f "$SIM_SIEM"
+VIGIL_SINKS="sinks: [{type: file, name: sim-siem, path: '$SIM_SIEM'}]" "$VIGIL" forward >/dev/null 2>"$LOCAL/sim-forward.log" \
+  || { tail -n 20 "$LOCAL/sim-forward.log"; exit 1; }
+log "what the SIEM received from this table, by kind (the payloads carry kind, and campaign_id or digest_id on incidents):"
+python3 - "$SIM_SIEM" <<'PY'
+import collections, json, sys
+kinds = collections.Counter()
+rolled = grouped = 0
+example = None
+for line in open(sys.argv[1]):
+    p = json.loads(line)
+    kinds[p.get("kind", "incident")] += 1
+    rolled += "digest_id" in p
+    grouped += "campaign_id" in p
+    if p.get("kind") == "campaign" and example is None:
+        example = p
+print(f"  {kinds['campaign']} campaign, {kinds['digest']} digest and {kinds['incident']} incident payloads ({rolled} of rolled-up incidents, never paged; {grouped} naming their campaign)")
+if example:
+    print(f"  {example['idempotency_key']}: {example['severity']} {example['incident_count']} incidents in {len(example['accounts'])} account(s): {example['correlation_reason'][:110]}")
+PY
+log "acknowledging the campaign acknowledges its members: vigil incident ack $CAMPAIGN"
+"$VIGIL" incident ack "$CAMPAIGN" --by demo-analyst | tail -n 1
 export TABLE_NAME="$DEMO_TABLE"
 echo
 log "managed GuardDuty and Security Hub (runbook manage:, docs/manage.md): an organisation in moto with a Workloads OU of three accounts, and the GuardDuty and Security Hub fakes (no local AWS implementation exists), two Regions"

@@ -429,7 +429,7 @@ pub async fn drain_until_empty(
 }
 
 /// `ingest::process` on an event built as JSON: the text it receives is the event's.
-pub async fn process<S: vigil_domain::IncidentStore + vigil_domain::ports::EscalationIndex>(
+pub async fn process<S: ingest::Store>(
     deps: &ingest::Deps<S>,
     event: Value,
 ) -> Result<ingest::Summary, ingest::IngestError> {
@@ -664,4 +664,26 @@ impl StreamTap {
         }
         out
     }
+}
+
+/// Every record the table's stream has after the poller's position (until two empty polls in
+/// a row), as Lambda's event source mapping would hand them over.
+pub async fn drain_stream(
+    poller: &mut vigil_aws_streams::StreamPoller,
+) -> Vec<aws_lambda_events::event::dynamodb::EventRecord> {
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 2 {
+        let got = poller
+            .poll(100)
+            .await
+            .unwrap_or_else(|e| panic!("reading the stream: {e}"));
+        if got.is_empty() {
+            empty += 1;
+        } else {
+            empty = 0;
+            out.extend(got);
+        }
+    }
+    out
 }

@@ -4,11 +4,11 @@
 use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use vigil_aws_dynamodb::items::{
-    finding_from_image, image_is, incident_from_image, incident_id_of_keys, wants_writeback,
-    KIND_INCIDENT,
+    finding_from_image, image_is, incident_from_image, incident_id_of_keys, queue_from_image,
+    wants_writeback, KIND_INCIDENT, KIND_QUEUE,
 };
 use vigil_domain::StoreError;
-use vigil_wire::payload::{classify, IncidentPayload};
+use vigil_wire::payload::{classify, classify_queue, IncidentPayload};
 
 /// What to do with one stream record.
 #[derive(Debug)]
@@ -64,6 +64,22 @@ pub fn decode(record: &EventRecord) -> StreamItem {
         match finding_from_image(&change.new_image) {
             Ok(r) => RecordOutcome::Suppressed(Box::new(r)),
             Err(e) => RecordOutcome::Malformed(e),
+        }
+    } else if image_is(&change.new_image, KIND_QUEUE) {
+        // A campaign or digest the queue run wrote.
+        match queue_from_image(&change.new_image) {
+            Err(e) => RecordOutcome::Malformed(e),
+            Ok(new) => {
+                let old = image_is(&change.old_image, KIND_QUEUE)
+                    .then(|| queue_from_image(&change.old_image).ok())
+                    .flatten();
+                match classify_queue(old.as_ref(), &new) {
+                    Some(c) => {
+                        RecordOutcome::Forward(Box::new(IncidentPayload::from_queue(&new, c)))
+                    }
+                    None => RecordOutcome::Skip("campaign or digest version already seen"),
+                }
+            }
         }
     } else if !is_incident(&change.new_image) {
         RecordOutcome::Skip("not an incident item")
@@ -196,6 +212,56 @@ mod tests {
             RecordOutcome::IncidentRemoved { id, .. } => assert_eq!(id, inc.id),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_campaign_the_queue_run_wrote_is_forwarded_with_its_kind_and_a_replay_is_skipped() {
+        let rb = vigil_domain::Runbook::default();
+        let store = vigil_domain::MemoryStore::new();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let ip = "198.51.100.7";
+        let hit = |id: &str, inst: &str| {
+            vigil_domain::testing::Asff::guardduty(id)
+                .instance(inst)
+                .severity("HIGH")
+                .set(
+                    "Action",
+                    json!({"ActionType": "NETWORK_CONNECTION", "NetworkConnectionAction": {
+                        "ConnectionDirection": "INBOUND", "RemoteIpDetails": {"IpAddressV4": ip}}}),
+                )
+                .json()
+        };
+        rt.block_on(async {
+            vigil_domain::ingest_values(
+                &store,
+                &rb,
+                &vigil_domain::Settings::default(),
+                &[hit("a", "i-1"), hit("b", "i-2")],
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            vigil_domain::queue_store::run(&store, &rb, chrono::Utc::now(), 3)
+                .await
+                .unwrap();
+        });
+        let rec = store.queue_records().remove(0);
+        let item = vigil_aws_dynamodb::items::queue_item(&rec).unwrap();
+        let image: serde_dynamo::Item = item.into();
+        let v = serde_json::to_value(&image).unwrap();
+        let it = decode(&record("INSERT", Some(v.clone()), None, "7"));
+        let RecordOutcome::Forward(p) = it.outcome else {
+            panic!("{it:?}")
+        };
+        assert_eq!(p.kind, vigil_domain::queue::Kind::Campaign);
+        assert_eq!(p.change.kind, ChangeKind::Opened);
+        assert_eq!(p.incident_count, 2);
+        assert_eq!(p.incident_id, rec.item.id);
+        let it = decode(&record("MODIFY", Some(v.clone()), Some(v), "8"));
+        assert!(matches!(it.outcome, RecordOutcome::Skip(_)), "{it:?}");
     }
 
     #[test]

@@ -218,6 +218,17 @@ fn bench(c: &mut Criterion) {
                 .count()
         })
     });
+    // The indicators the queue links by, extracted per finding on the hot path: their cost
+    // is this over `fast`.
+    g.bench_function("fast_with_indicators", |b| {
+        b.iter(|| {
+            findings
+                .iter()
+                .filter_map(|f| vigil_domain::asff::parse_finding(f).ok())
+                .map(|f| vigil_domain::indicators::of(&f).0.len())
+                .sum::<usize>()
+        })
+    });
     g.bench_function("reference", |b| {
         b.iter(|| {
             findings

@@ -26,7 +26,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use thiserror::Error;
-use vigil_domain::ports::EscalationIndex;
+use vigil_domain::ports::{EscalationIndex, IncidentReader, QueueStore};
 use vigil_domain::{BatchReport, IncidentStore, Outcome, Runbook, Settings, StoreError};
 
 use crate::event::{is_findings_detail_type, Envelope};
@@ -160,6 +160,16 @@ pub struct Summary {
     /// An escalation run (the schedule): incidents looked at, step occurrences done.
     pub escalation_examined: usize,
     pub escalation_steps: usize,
+    /// Steps due on members a campaign escalates for, or on rolled-up incidents: recorded,
+    /// notifying nobody.
+    pub escalation_covered: usize,
+    /// The queue run of the schedule: campaigns and digests in the queue, stored items written
+    /// (opened, changed, closed), and whether it failed (escalation still ran).
+    pub queue_campaigns: usize,
+    pub queue_digests: usize,
+    pub queue_written: usize,
+    #[serde(skip)]
+    pub queue_failed: bool,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -179,8 +189,13 @@ pub struct ClassCounts {
     pub incidents_opened: usize,
 }
 
+/// What the handler needs of the store: findings and incidents, the escalation index, and
+/// the stored queue (the minute schedule).
+pub trait Store: IncidentStore + EscalationIndex + IncidentReader + QueueStore {}
+impl<T: IncidentStore + EscalationIndex + IncidentReader + QueueStore> Store for T {}
+
 /// The Lambda handler.
-pub async fn handle<S: IncidentStore + EscalationIndex>(
+pub async fn handle<S: Store>(
     deps: &Deps<S>,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Summary, IngestError> {
@@ -203,10 +218,7 @@ pub async fn handle<S: IncidentStore + EscalationIndex>(
 }
 
 /// Processes one EventBridge event (its JSON text).
-pub async fn process<S: IncidentStore + EscalationIndex>(
-    deps: &Deps<S>,
-    payload: &str,
-) -> Result<Summary, IngestError> {
+pub async fn process<S: Store>(deps: &Deps<S>, payload: &str) -> Result<Summary, IngestError> {
     let mut event = Envelope::parse(payload).map_err(|e| IngestError::NotAnEvent(e.to_string()))?;
     let findings = event.findings();
     let event_id = event.id.as_deref().unwrap_or_default();
@@ -217,25 +229,57 @@ pub async fn process<S: IncidentStore + EscalationIndex>(
         ..Default::default()
     };
     if detail_type == crate::event::DETAIL_TYPE_ESCALATION {
-        // The escalation schedule (every minute): the steps due now, once each.
-        let r = vigil_domain::escalation::run(
+        // The minute schedule: the queue's campaigns and digests stored, then the escalation
+        // steps due now, once each (once per campaign).
+        let rb = deps.runbook();
+        let (queue, escalation) = vigil_domain::queue_store::minute(
             &deps.store,
-            &deps.runbook(),
+            &rb,
             Utc::now(),
             deps.settings.max_attempts,
         )
-        .await
-        .inspect_err(|e| tracing::error!(event_id, error = %e, retryable = e.is_retryable(), "escalation run failed; the next run retries"))?;
+        .await;
+        match &queue {
+            Ok(q) => {
+                summary.queue_campaigns = q.campaigns;
+                summary.queue_digests = q.digests;
+                summary.queue_written = q.opened + q.changed + q.closed;
+                tracing::info!(
+                    event_id,
+                    campaigns = q.campaigns,
+                    digests = q.digests,
+                    incidents = q.incidents,
+                    opened = q.opened,
+                    changed = q.changed,
+                    closed = q.closed,
+                    marked = q.marked,
+                    conflicts = q.conflicts,
+                    "queue run"
+                );
+            }
+            Err(e) => {
+                summary.queue_failed = true;
+                tracing::error!(event_id, error = %e, retryable = e.is_retryable(),
+                    "queue run failed; escalation ran without campaigns and the next run retries");
+            }
+        }
+        let r = escalation
+            .inspect_err(|e| tracing::error!(event_id, error = %e, retryable = e.is_retryable(), "escalation run failed; the next run retries"))?;
         summary.escalation_steps = r.steps;
         summary.escalation_examined = r.examined;
+        summary.escalation_covered = r.covered;
         tracing::info!(
             event_id,
             examined = r.examined,
             steps = r.steps,
+            covered = r.covered,
             refreshed = r.refreshed,
             conflicts = r.conflicts,
             "escalation run"
         );
+        if let Err(e) = queue {
+            return Err(e.into());
+        }
         return Ok(summary);
     }
     if !is_findings_detail_type(detail_type) {

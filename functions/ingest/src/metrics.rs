@@ -25,6 +25,12 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         ("IncidentsChanged", s.incidents_changed),
         ("StoreWrites", s.writes as usize),
         ("StoreConflicts", s.conflicts as usize),
+        ("EscalationSteps", s.escalation_steps),
+        ("EscalationCovered", s.escalation_covered),
+        ("QueueCampaigns", s.queue_campaigns),
+        ("QueueDigests", s.queue_digests),
+        ("QueueItemsWritten", s.queue_written),
+        ("QueueRunFailed", usize::from(s.queue_failed)),
     ];
     let mut v = json!({
         "_aws": {

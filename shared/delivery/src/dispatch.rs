@@ -826,6 +826,10 @@ impl Dispatcher {
             .map(|d| {
                 let batch = &batch;
                 async move {
+                    // A campaign's or digest's findings are its members': none are read.
+                    if d.payload.is_group() {
+                        return Ok(Vec::new());
+                    }
                     if !named(d) {
                         return src.recent(&d.payload.incident_id, n).await;
                     }

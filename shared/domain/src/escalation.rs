@@ -305,6 +305,35 @@ pub fn breaching(inc: &Incident, now: DateTime<Utc>) -> bool {
 /// The incident after the steps due at `now`, or `None` when nothing is due (its
 /// `escalation.next_check` may still need refreshing: see [`next_check`]).
 pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Incident> {
+    escalate_covered(rb, inc, now, None)
+}
+
+/// Why an incident's steps notify nobody themselves: a campaign escalates for it through
+/// another member, or it is rolled up in a digest (never paged).
+pub fn covered(
+    inc: &Incident,
+    rb: &Runbook,
+    groups: &crate::queue_store::Groups,
+) -> Option<String> {
+    if let Some((campaign, via)) = groups.covered_by(&inc.id) {
+        return Some(match via {
+            Some(v) => format!("campaign {campaign} escalates through {v}"),
+            None => format!("campaign {campaign} has no member waiting for an acknowledgement"),
+        });
+    }
+    rb.queue
+        .digest_id(inc)
+        .map(|d| format!("rolled up in digest {d}, which is never paged"))
+}
+
+/// [`escalate`], where `covered` (see [`covered`]) says why the steps due are recorded as
+/// done without notifying anyone.
+pub fn escalate_covered(
+    rb: &Runbook,
+    inc: &Incident,
+    now: DateTime<Utc>,
+    covered: Option<&str>,
+) -> Option<Incident> {
     if !inc.awaits_acknowledgement() {
         return None;
     }
@@ -316,15 +345,12 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
         let late = inc
             .response_deadline
             .map_or(0, |d| (now - d).num_minutes().max(0));
-        next.record(crate::lifecycle::Transition {
-            at: now,
-            from: inc.status,
-            to: inc.status,
-            by: crate::lifecycle::BY_VIGIL.to_owned(),
-            source: "escalation".to_owned(),
-            why: format!("response deadline breached: not acknowledged {late} min after it"),
-            reference: Some("esc#breach".to_owned()),
-        });
+        next.record(note(
+            inc,
+            now,
+            format!("response deadline breached: not acknowledged {late} min after it"),
+            "esc#breach".to_owned(),
+        ));
     }
     let mut fired: Vec<StepDone> = Vec::new();
     let steps = policy.map_or(&[][..], |p| p.steps.as_slice());
@@ -344,7 +370,7 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
                 route: s.route.clone(),
                 due: t,
                 at: now,
-                skipped: n != last,
+                skipped: n != last || covered.is_some(),
             };
             if !d.skipped {
                 fired.push(d.clone());
@@ -354,6 +380,20 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
     }
     if !breached && fired.is_empty() && next.escalation.done.len() == inc.escalation.done.len() {
         return None;
+    }
+    if let Some(why) = covered {
+        let n = next.escalation.done.len() - inc.escalation.done.len();
+        if n > 0 {
+            next.record(note(
+                inc,
+                now,
+                crate::bounds::clip(
+                    &format!("{n} escalation step(s) due, not notified on their own: {why}"),
+                    crate::bounds::MAX_TEXT_CHARS,
+                ),
+                "esc#covered".to_owned(),
+            ));
+        }
     }
     let policy_name = policy.map_or_else(String::new, |p| p.name.clone());
     if policy.is_some() {
@@ -370,21 +410,36 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
             Some(dl) => format!("{} min before the deadline", (dl - d.due).num_minutes()),
             None => "at opening".into(),
         };
-        next.record(crate::lifecycle::Transition {
-            at: now,
-            from: inc.status,
-            to: inc.status,
-            by: crate::lifecycle::BY_VIGIL.to_owned(),
-            source: "escalation".to_owned(),
-            why: format!(
+        next.record(note(
+            inc,
+            now,
+            format!(
                 "step {} #{} of policy {}: notify route {} ({when})",
                 d.step, d.n, policy_name, d.route
             ),
-            reference: Some(format!("esc#{}#{}", d.step, d.n)),
-        });
+            format!("esc#{}#{}", d.step, d.n),
+        ));
     }
     next.escalation.next_check = next_check(rb, &next);
     Some(next)
+}
+
+/// An entry in the incident's history by the escalation run, its status unchanged.
+fn note(
+    inc: &Incident,
+    now: DateTime<Utc>,
+    why: String,
+    reference: String,
+) -> crate::lifecycle::Transition {
+    crate::lifecycle::Transition {
+        at: now,
+        from: inc.status,
+        to: inc.status,
+        by: crate::lifecycle::BY_VIGIL.to_owned(),
+        source: "escalation".to_owned(),
+        why,
+        reference: Some(reference),
+    }
 }
 
 /// What one escalation run did.
@@ -398,6 +453,9 @@ pub struct RunReport {
     pub breaches: usize,
     /// Incidents whose next check only moved (nothing was due yet).
     pub refreshed: usize,
+    /// Step occurrences due on incidents a campaign escalates for through another member, or
+    /// rolled up in a digest: recorded, notifying nobody.
+    pub covered: usize,
     pub conflicts: u64,
 }
 
@@ -412,6 +470,7 @@ pub async fn run<S: crate::ports::IncidentStore + crate::ports::EscalationIndex>
     rb: &Runbook,
     now: DateTime<Utc>,
     max_attempts: u32,
+    groups: &crate::queue_store::Groups,
 ) -> Result<RunReport, crate::error::StoreError> {
     use crate::error::StoreError;
     use crate::ports::{ChangeSet, Expect, Put};
@@ -426,12 +485,15 @@ pub async fn run<S: crate::ports::IncidentStore + crate::ports::EscalationIndex>
             else {
                 break;
             };
-            let (mut next, steps) = match escalate(rb, &inc, now) {
+            let why = covered(&inc, rb, groups);
+            let mut covered_steps = 0;
+            let (mut next, steps) = match escalate_covered(rb, &inc, now, why.as_deref()) {
                 Some(n) => {
-                    let steps = n.escalation.done[inc.escalation.done.len()..]
-                        .iter()
-                        .filter(|d| !d.skipped)
-                        .count();
+                    let new = &n.escalation.done[inc.escalation.done.len()..];
+                    if why.is_some() {
+                        covered_steps = new.len();
+                    }
+                    let steps = new.iter().filter(|d| !d.skipped).count();
                     (n, steps)
                 }
                 None => {
@@ -468,7 +530,13 @@ pub async fn run<S: crate::ports::IncidentStore + crate::ports::EscalationIndex>
                     if steps > 0 {
                         report.steps += steps;
                         tracing::info!(incident_id = %id, routes = ?next.escalation.notify,
-                            policy = ?next.escalation.policy, "escalation step");
+                            policy = ?next.escalation.policy, campaign = ?groups.campaign(&id),
+                            "escalation step");
+                    } else if covered_steps > 0 {
+                        report.covered += covered_steps;
+                        tracing::info!(incident_id = %id, steps = covered_steps,
+                            why = why.as_deref().unwrap_or_default(),
+                            "escalation steps due, covered by the campaign or digest");
                     } else if !breach {
                         report.refreshed += 1;
                     }
@@ -640,7 +708,9 @@ escalation:
                 for _ in 0..4 {
                     let (s, rb) = (s.clone(), rb.clone());
                     tasks.push(tokio::spawn(async move {
-                        run(&*s, &rb, at_minutes(61), 30).await.unwrap()
+                        run(&*s, &rb, at_minutes(61), 30, &Default::default())
+                            .await
+                            .unwrap()
                     }));
                 }
                 for t in tasks {

@@ -334,6 +334,14 @@ pub struct Incident {
     /// For an attack sequence: the finding keys of the signals it names.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub signals: BTreeSet<String>,
+    /// The digest it rolls up into ([`crate::queue::QueueSpec::digest_id`]), set as its
+    /// findings fold in: a rolled-up incident is never paged or escalated on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The campaign it is a member of, as the last queue run saw it
+    /// ([`crate::queue_store`]): notices that call for action then come from the campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -461,6 +469,8 @@ impl Incident {
             escalation: Default::default(),
             indicators: BTreeSet::new(),
             signals: BTreeSet::new(),
+            digest: None,
+            campaign: None,
         };
         // The opening finding is folded in by the caller through `apply`, like any other.
         inc.severity = SeverityLabel::Informational;
@@ -625,6 +635,11 @@ impl Incident {
             changed = true;
         }
         changed |= self.settle(activated, member_before, severity_before, f, runbook, now);
+        if self.is_live() {
+            let digest = runbook.queue.digest_id(self);
+            changed |= digest != self.digest;
+            self.digest = digest;
+        }
         changed
     }
 

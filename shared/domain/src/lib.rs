@@ -39,6 +39,7 @@ pub mod lifecycle;
 pub mod manage;
 pub mod ports;
 pub mod queue;
+pub mod queue_store;
 pub mod runbook;
 pub mod sla;
 #[cfg(any(test, feature = "test-util"))]

@@ -66,6 +66,10 @@ pub struct DigestSpec {
     /// (at most MEDIUM), or no roll-up.
     #[serde(default)]
     pub rules: Vec<DigestRule>,
+    /// A digest already sent is sent again when its finding count has grown by this much
+    /// (percent; 100: doubled) since.
+    #[serde(default = "default_growth")]
+    pub resend_growth_percent: u32,
 }
 
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
@@ -98,6 +102,9 @@ fn yes() -> bool {
 fn default_max_per_indicator() -> usize {
     25
 }
+fn default_growth() -> u32 {
+    100
+}
 
 impl Default for QueueSpec {
     fn default() -> Self {
@@ -117,6 +124,7 @@ impl Default for DigestSpec {
             enabled: true,
             window: day(),
             rules: Vec::new(),
+            resend_growth_percent: default_growth(),
         }
     }
 }
@@ -130,6 +138,9 @@ impl QueueSpec {
         }
         if self.digest.window.0 <= Duration::zero() {
             out.push("queue.digest.window must be positive".to_owned());
+        }
+        if self.digest.resend_growth_percent > 10_000 {
+            out.push("queue.digest.resend_growth_percent must be at most 10000".to_owned());
         }
         if self.max_incidents_per_indicator < 2 {
             out.push("queue.max_incidents_per_indicator must be at least 2".to_owned());
@@ -158,6 +169,19 @@ impl QueueSpec {
         self.ignore_indicators
             .iter()
             .any(|p| crate::triage::wildcard(p, indicator))
+    }
+
+    /// The digest an incident rolls up into (its id, from account, lead type and window), or
+    /// `None` when it stays on its own. Set on the incident as its findings fold in, so that
+    /// the forwarder never pages a rolled-up incident and the escalation run never escalates
+    /// one.
+    pub fn digest_id(&self, inc: &Incident) -> Option<String> {
+        let w = self.digest_window(inc)?;
+        Some(digest_id(
+            &inc.account_id,
+            &inc.lead.finding_type,
+            digest_bucket(inc, w),
+        ))
     }
 
     /// The digest window an incident rolls up into, or `None` when it stays on its own.
@@ -426,8 +450,7 @@ pub fn build(incidents: &[Incident], rb: &Runbook) -> Vec<QueueItem> {
         let i = members[0];
         match rolled[i] {
             Some(w) => {
-                let secs = w.num_seconds().max(1);
-                let bucket = live[i].first_seen.timestamp().div_euclid(secs) * secs;
+                let bucket = digest_bucket(live[i], w);
                 digests
                     .entry((
                         live[i].account_id.clone(),
@@ -589,6 +612,19 @@ fn top(counts: BTreeMap<String, u64>, n: usize) -> Vec<Count> {
     v
 }
 
+/// The start (Unix seconds) of the window `w` an incident's first sighting falls in.
+fn digest_bucket(inc: &Incident, w: Duration) -> i64 {
+    let secs = w.num_seconds().max(1);
+    inc.first_seen.timestamp().div_euclid(secs) * secs
+}
+
+fn digest_id(account: &str, ty: &str, bucket: i64) -> String {
+    format!(
+        "DIG-{}",
+        crate::finding::short_hash(&[account, ty, &bucket.to_string()], 16)
+    )
+}
+
 fn digest(
     live: &[&Incident],
     members: &[usize],
@@ -620,10 +656,7 @@ fn digest(
     incident_ids.sort();
     QueueItem {
         kind: Kind::Digest,
-        id: format!(
-            "DIG-{}",
-            crate::finding::short_hash(&[account, ty, &bucket.to_string()], 16)
-        ),
+        id: digest_id(account, ty, bucket),
         severity,
         status: status_of(incs.iter().copied()),
         account_id: account.to_owned(),
@@ -658,4 +691,4 @@ pub fn placement<'q>(queue: &'q [QueueItem], incident_id: &str) -> Option<&'q Qu
 
 #[cfg(test)]
 #[path = "queue_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -6,7 +6,7 @@ use crate::engine::{ingest_values, Settings};
 use crate::ports::MemoryStore;
 use crate::testing::{at_minutes, ts, Asff};
 
-fn key_finding(id: &str, principal: &str, ip: &str, sev: &str, minutes: i64) -> Value {
+pub(crate) fn key_finding(id: &str, principal: &str, ip: &str, sev: &str, minutes: i64) -> Value {
     Asff::guardduty(id)
         .types(&["TTPs/UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS"])
         .severity(sev)
@@ -18,7 +18,7 @@ fn key_finding(id: &str, principal: &str, ip: &str, sev: &str, minutes: i64) -> 
         .json()
 }
 
-fn probe(id: &str, instance: &str, ip: &str, sev: &str, minutes: i64) -> Value {
+pub(crate) fn probe(id: &str, instance: &str, ip: &str, sev: &str, minutes: i64) -> Value {
     Asff::guardduty(id)
         .types(&["TTPs/Discovery/Recon:EC2-PortProbeUnprotectedPort"])
         .severity(sev)
@@ -32,7 +32,7 @@ fn probe(id: &str, instance: &str, ip: &str, sev: &str, minutes: i64) -> Value {
         .json()
 }
 
-fn instance_hit(id: &str, instance: &str, ip: &str, sev: &str, minutes: i64) -> Value {
+pub(crate) fn instance_hit(id: &str, instance: &str, ip: &str, sev: &str, minutes: i64) -> Value {
     Asff::guardduty(id)
         .severity(sev)
         .instance(instance)
@@ -53,7 +53,7 @@ async fn queue_of(findings: &[Value], rb: &Runbook) -> Vec<QueueItem> {
     build(&store.incidents(), rb)
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

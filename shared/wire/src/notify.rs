@@ -6,7 +6,8 @@
 //! A version notifies when the sink's filters select the incident and it is news to a person:
 //! opened, reopened, more severe, an escalation step to one of the sink's routes, acknowledged,
 //! resolved or suppressed. A finding joining, a moved `last_seen`, an operator's resync notify
-//! nobody: a chat channel is not a log.
+//! nobody: a chat channel is not a log. A digest, and an incident rolled up in one, notify
+//! nobody; a campaign notifies as one (its members' openings and raises come through it).
 //!
 //! Everything a product or an account owner wrote (titles, entity names, remediation text) is
 //! untrusted: it is escaped for each channel's markup, so it cannot mention a channel, forge a
@@ -116,9 +117,20 @@ impl NoticeKind {
 
 /// Whether version `p` notifies a sink with these filters, and about what.
 pub fn kind(sel: &Selection, p: &IncidentPayload) -> Option<NoticeKind> {
-    if p.change.kind == ChangeKind::Resync || !sel.selects(p) {
+    if p.change.kind == ChangeKind::Resync || p.never_paged() || !sel.selects(p) {
         return None;
     }
+    let k = notice_kind(sel, p)?;
+    // A campaign member's openings and raises come from the campaign (it opens or raises as
+    // one); its escalation steps notify only when the campaign escalates through it, and its
+    // reopening, acknowledgement and closing still say so.
+    if p.in_campaign() && matches!(k, NoticeKind::Opened | NoticeKind::Raised) {
+        return None;
+    }
+    Some(k)
+}
+
+fn notice_kind(sel: &Selection, p: &IncidentPayload) -> Option<NoticeKind> {
     let changed = |f: &str| p.change.changed.iter().any(|c| c == f);
     let status_changed = changed("status");
     match p.status {
@@ -206,6 +218,29 @@ pub fn notice(sel: &Selection, p: &IncidentPayload, now: DateTime<Utc>) -> Optio
     }
     if kind == NoticeKind::Escalated {
         facts.push(("Escalated to", p.notify.join(", ")));
+    }
+    if let Some(c) = &p.campaign_id {
+        facts.push(("Campaign", c.clone()));
+    }
+    if p.kind == crate::payload::Kind::Campaign {
+        facts.push((
+            "Incidents",
+            format!(
+                "{} in {} account(s): {}",
+                p.incident_count,
+                p.accounts.len(),
+                p.incident_ids
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+        facts.push(("Why", p.correlation_reason.clone()));
+    }
+    if let Some(w) = &p.closed_why {
+        facts.push(("Closed", w.clone()));
     }
     if let Some(t) = &p.last_transition {
         if !kind.calls_for_action() || kind == NoticeKind::Reopened {
@@ -654,5 +689,60 @@ mod tests {
         assert!(s.starts_with("Vigil [HIGH]"));
         let t = text(&n);
         assert!(t.contains("Vigil incident ") && t.contains("Respond by: "));
+    }
+
+    #[test]
+    fn digests_and_what_they_roll_up_notify_nobody_and_campaign_members_speak_through_it() {
+        use IncidentStatus::*;
+        let mut low = version(Open, ChangeKind::Opened, &[]);
+        low.digest_id = Some("DIG-1".into());
+        let all = Selection {
+            min_severity: SeverityLabel::Informational,
+            ..ANY
+        };
+        assert_eq!(
+            kind(&all, &low),
+            None,
+            "a rolled-up incident is never announced"
+        );
+        low.notify = vec!["pager".into()];
+        assert_eq!(kind(&all, &low), None, "nor escalated");
+        let mut member = version(Open, ChangeKind::Opened, &[]);
+        member.campaign_id = Some("CMP-1".into());
+        assert_eq!(kind(&ANY, &member), None);
+        let raised = IncidentPayload {
+            change: Change {
+                kind: ChangeKind::Updated,
+                changed: vec!["severity".into()],
+            },
+            ..member.clone()
+        };
+        assert_eq!(kind(&ANY, &raised), None);
+        let mut step = member.clone();
+        step.change = Change {
+            kind: ChangeKind::Updated,
+            changed: vec!["escalation".into()],
+        };
+        step.notify = vec!["pager".into()];
+        assert_eq!(
+            kind(&ANY, &step),
+            Some(NoticeKind::Escalated),
+            "the campaign escalates through this member"
+        );
+        let mut reopened = version(Open, ChangeKind::StatusChanged, &["status"]);
+        reopened.campaign_id = Some("CMP-1".into());
+        assert_eq!(
+            kind(&ANY, &reopened),
+            Some(NoticeKind::Reopened),
+            "a reopened member is never silent"
+        );
+        let mut closed = version(Resolved, ChangeKind::StatusChanged, &["status"]);
+        closed.campaign_id = Some("CMP-1".into());
+        assert_eq!(kind(&ANY, &closed), Some(NoticeKind::Resolved));
+        let n = notice(&ANY, &step, Utc::now()).unwrap();
+        assert!(n
+            .facts
+            .iter()
+            .any(|(k, v)| *k == "Campaign" && v == "CMP-1"));
     }
 }

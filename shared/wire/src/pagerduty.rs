@@ -93,6 +93,13 @@ pub fn console_link(finding_id: &str) -> Option<String> {
 
 /// The event for version `p`, or `None` when this version pages nobody.
 pub fn event(sink: &PagerDutySink, routing_key: &str, p: &IncidentPayload) -> Option<PdEvent> {
+    // Digests and what they roll up are never paged; a campaign member's raise is paged
+    // through its campaign (its own alert is still reopened, acknowledged and resolved, and an
+    // escalation step the campaign runs through it pages).
+    if p.never_paged() {
+        return None;
+    }
+    let in_campaign = p.in_campaign();
     let status_changed = p.change.changed.iter().any(|c| c == "status");
     let severity_changed = p.change.changed.iter().any(|c| c == "severity");
     let opened = p.change.kind == ChangeKind::Opened;
@@ -103,7 +110,7 @@ pub fn event(sink: &PagerDutySink, routing_key: &str, p: &IncidentPayload) -> Op
                 && (opened
                     || resync
                     || status_changed
-                    || severity_changed
+                    || (severity_changed && !in_campaign)
                     || notified(sink, p)) =>
         {
             "trigger"
@@ -152,6 +159,9 @@ pub fn event(sink: &PagerDutySink, routing_key: &str, p: &IncidentPayload) -> Op
         class: p.lead_finding_type.clone(),
         custom_details: serde_json::json!({
             "incident_id": p.incident_id,
+            "kind": p.kind,
+            "campaign_id": p.campaign_id,
+            "incident_ids": p.incident_ids,
             "version": p.version,
             "severity": p.severity,
             "environment": p.environment,
@@ -251,6 +261,39 @@ mod tests {
         assert_eq!(event(&s, key, &resolved).unwrap().event_action, "resolve");
         let raised = version(IncidentStatus::Open, ChangeKind::Updated, &["severity"]);
         assert_eq!(event(&s, key, &raised).unwrap().event_action, "trigger");
+    }
+
+    #[test]
+    fn digests_never_page_and_a_campaign_member_pages_through_its_campaign() {
+        let s = sink("{name: pd, routing_key: {env: PD_KEY}, min_severity: INFORMATIONAL}");
+        let key = "0123456789abcdef0123456789abcdef";
+        let mut low = version(IncidentStatus::Open, ChangeKind::Opened, &[]);
+        low.digest_id = Some("DIG-1".into());
+        assert_eq!(event(&s, key, &low), None);
+        let mut digest = version(IncidentStatus::Open, ChangeKind::Opened, &[]);
+        digest.kind = crate::payload::Kind::Digest;
+        assert_eq!(event(&s, key, &digest), None);
+        let mut member = version(IncidentStatus::Open, ChangeKind::Updated, &["severity"]);
+        member.campaign_id = Some("CMP-1".into());
+        assert_eq!(
+            event(&s, key, &member),
+            None,
+            "the campaign is raised instead"
+        );
+        member.notify = vec!["pager".into()];
+        assert_eq!(event(&s, key, &member).unwrap().event_action, "trigger");
+        let mut resolved = version(
+            IncidentStatus::Resolved,
+            ChangeKind::StatusChanged,
+            &["status"],
+        );
+        resolved.campaign_id = Some("CMP-1".into());
+        assert_eq!(event(&s, key, &resolved).unwrap().event_action, "resolve");
+        let mut campaign = version(IncidentStatus::Open, ChangeKind::Opened, &[]);
+        campaign.kind = crate::payload::Kind::Campaign;
+        campaign.incident_id = "CMP-1".into();
+        let e = event(&s, key, &campaign).unwrap();
+        assert_eq!((e.event_action, e.dedup_key.as_str()), ("trigger", "CMP-1"));
     }
 
     #[test]

@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use vigil_domain::asff::{RecordState, SeverityLabel};
 use vigil_domain::incident::{Incident, IncidentStatus, IncidentTriage};
+pub use vigil_domain::queue::Kind;
+use vigil_domain::queue::{Count, Link};
+use vigil_domain::queue_store::QueueRecord;
 use vigil_domain::FindingRecord;
 
 /// Why an incident version is forwarded.
@@ -61,6 +64,9 @@ pub fn classify(old: Option<&Incident>, new: &Incident) -> Option<Change> {
     if !new.escalation.notify.is_empty() && new.escalation.done.len() > old.escalation.done.len() {
         push("escalation");
     }
+    if new.campaign != old.campaign {
+        push("campaign");
+    }
     if new.status != old.status {
         push("status");
         return Some(Change {
@@ -77,11 +83,50 @@ pub fn classify(old: Option<&Incident>, new: &Incident) -> Option<Change> {
 /// Most finding types listed in a payload; the total is always given.
 pub const MAX_TYPES_IN_PAYLOAD: usize = 50;
 
-/// The incident as sent to every sink: bounded in size whatever the incident's size.
+/// Whether a campaign's or digest's change is forwarded: every version the queue run wrote is
+/// (it writes only on material change), except a replayed record whose version is not newer.
+pub fn classify_queue(old: Option<&QueueRecord>, new: &QueueRecord) -> Option<Change> {
+    if old.is_some_and(|o| new.version <= o.version) {
+        return None;
+    }
+    if old.is_none() && new.changed.is_empty() {
+        return Some(Change {
+            kind: ChangeKind::Opened,
+            changed: Vec::new(),
+        });
+    }
+    let kind = if new.changed.iter().any(|c| c == "status") {
+        ChangeKind::StatusChanged
+    } else {
+        ChangeKind::Updated
+    };
+    Some(Change {
+        kind,
+        changed: new.changed.clone(),
+    })
+}
+
+/// Most member incidents and links a campaign's or digest's payload lists (the counts are
+/// always given).
+pub const MAX_MEMBERS_IN_PAYLOAD: usize = 100;
+
+fn default_kind() -> Kind {
+    Kind::Incident
+}
+
+fn is_incident(k: &Kind) -> bool {
+    *k == Kind::Incident
+}
+
+/// An incident, campaign or digest as sent to every sink: bounded in size whatever its size.
+/// `kind` says which (absent: `incident`); a campaign's and a digest's id is in
+/// `incident_id` (`CMP-...`, `DIG-...`), their members in `incident_ids`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentPayload {
-    /// `<incident id>:<version>`: receivers drop duplicates on it.
+    /// `<id>:<version>`: receivers drop duplicates on it.
     pub idempotency_key: String,
+    #[serde(default = "default_kind", skip_serializing_if = "is_incident")]
+    pub kind: Kind,
     pub incident_id: String,
     pub version: u64,
     pub change: Change,
@@ -134,10 +179,43 @@ pub struct IncidentPayload {
     /// notes (guidance for the analyst) and route of its findings.
     #[serde(default, skip_serializing_if = "IncidentTriage::is_empty")]
     pub explanation: IncidentTriage,
+    /// The campaign the incident is in (its calls to action come from the campaign), or the
+    /// digest it is rolled up in (it is never paged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_id: Option<String>,
+    /// A campaign's or digest's members (at most [`MAX_MEMBERS_IN_PAYLOAD`]) and their number,
+    /// its accounts, and why it exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incident_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub incident_count: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    /// A campaign's links (member, with, via: the indicator or `signal`), its lead incident.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_incident_id: Option<String>,
+    /// A digest's most frequent entities and sources, and how many entities it has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<Count>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub entity_count: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub top_sources: Vec<Count>,
+    /// Why a campaign or digest closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_why: Option<String>,
     /// Keys of the incident's most recent findings, newest first, for reading them in one
     /// batch (not sent).
     #[serde(skip)]
     pub recent_keys: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One finding, in brief, inside a payload.
@@ -188,6 +266,7 @@ impl IncidentPayload {
     pub fn new(inc: &Incident, change: Change) -> Self {
         Self {
             idempotency_key: format!("{}:{}", inc.id, inc.version),
+            kind: Kind::Incident,
             incident_id: inc.id.clone(),
             version: inc.version,
             change,
@@ -220,8 +299,108 @@ impl IncidentPayload {
             remediation_url: inc.lead.remediation.url.clone(),
             top_findings: Vec::new(),
             explanation: inc.triage.clone(),
+            campaign_id: inc.campaign.clone(),
+            digest_id: inc.digest.clone(),
+            incident_ids: Vec::new(),
+            incident_count: 0,
+            accounts: Vec::new(),
+            links: Vec::new(),
+            lead_incident_id: None,
+            entities: Vec::new(),
+            entity_count: 0,
+            top_sources: Vec::new(),
+            closed_why: None,
             recent_keys: inc.recent.iter().map(|m| m.key.clone()).collect(),
         }
+    }
+
+    /// The payload of a stored campaign or digest.
+    pub fn from_queue(r: &QueueRecord, change: Change) -> Self {
+        let q = &r.item;
+        let d = &r.detail;
+        let members = q.incident_ids.len();
+        let entity = match q.kind {
+            Kind::Digest => format!("{} entities", q.entity_count),
+            _ => format!("{members} incidents"),
+        };
+        Self {
+            idempotency_key: format!("{}:{}", q.id, r.version),
+            kind: q.kind,
+            incident_id: q.id.clone(),
+            version: r.version,
+            change,
+            title: q.title.clone(),
+            severity: q.severity,
+            status: q.status,
+            response_deadline: q.response_deadline,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            last_transition: None,
+            notify: Vec::new(),
+            account_id: q.account_id.clone(),
+            account_name: d.account_name.clone(),
+            environment: d.environment.clone(),
+            owner: d.owner.clone(),
+            entity,
+            correlation_reason: q.reason.clone(),
+            finding_count: q.finding_count,
+            active_finding_count: q.finding_count,
+            finding_types: d.finding_types.clone(),
+            finding_types_total: d.finding_types_total,
+            tactics: d.tactics.clone(),
+            products: d.products.clone(),
+            first_seen: q.first_seen,
+            last_seen: q.last_seen,
+            updated_at: r.updated_at,
+            lead_finding_id: d.lead_finding_id.clone(),
+            lead_finding_type: d.lead_finding_type.clone(),
+            remediation: d.remediation.clone(),
+            remediation_url: d.remediation_url.clone(),
+            top_findings: Vec::new(),
+            explanation: IncidentTriage {
+                route: d.route.clone(),
+                ..IncidentTriage::default()
+            },
+            campaign_id: None,
+            digest_id: None,
+            incident_ids: q
+                .incident_ids
+                .iter()
+                .take(MAX_MEMBERS_IN_PAYLOAD)
+                .cloned()
+                .collect(),
+            incident_count: members as u64,
+            accounts: q.accounts.clone(),
+            links: q
+                .links
+                .iter()
+                .take(MAX_MEMBERS_IN_PAYLOAD)
+                .cloned()
+                .collect(),
+            lead_incident_id: q.lead.clone(),
+            entities: q.entities.clone(),
+            entity_count: q.entity_count,
+            top_sources: q.top_sources.clone(),
+            closed_why: r.closed_why.clone(),
+            recent_keys: Vec::new(),
+        }
+    }
+
+    /// Whether this is a campaign's or digest's payload (not an incident's).
+    pub fn is_group(&self) -> bool {
+        self.kind != Kind::Incident
+    }
+
+    /// Whether this version pages or notifies nobody: a digest, and an incident rolled up in
+    /// one (people read digests in the queue and the SIEM).
+    pub fn never_paged(&self) -> bool {
+        self.kind == Kind::Digest || (self.kind == Kind::Incident && self.digest_id.is_some())
+    }
+
+    /// Whether an incident's calls to action (opened, reopened, raised) come from its campaign
+    /// instead; its escalation steps notify only when the campaign escalates through it.
+    pub fn in_campaign(&self) -> bool {
+        self.kind == Kind::Incident && self.campaign_id.is_some()
     }
 }
 
@@ -294,6 +473,68 @@ pub(crate) mod tests {
             classify(Some(&old), &new).unwrap().kind,
             ChangeKind::StatusChanged
         );
+    }
+
+    #[test]
+    fn a_stored_campaign_is_forwarded_with_its_kind_members_and_a_replay_is_not() {
+        use vigil_domain::queue_store::{ItemDetail, QueueRecord};
+        let a = incident("a");
+        let item = vigil_domain::queue::QueueItem {
+            kind: Kind::Campaign,
+            id: "CMP-1".into(),
+            severity: SeverityLabel::High,
+            status: IncidentStatus::Open,
+            account_id: a.account_id.clone(),
+            accounts: vec![a.account_id.clone()],
+            finding_count: 3,
+            incident_ids: (0..150).map(|i| format!("inc-{i:03}")).collect(),
+            reason: "share ip:198.51.100.7".into(),
+            title: "Campaign".into(),
+            response_deadline: a.response_deadline,
+            first_seen: a.first_seen,
+            last_seen: a.last_seen,
+            lead: Some("inc-000".into()),
+            links: Vec::new(),
+            entities: Vec::new(),
+            entity_count: 0,
+            top_sources: Vec::new(),
+        };
+        let rec = QueueRecord {
+            item,
+            detail: ItemDetail::default(),
+            version: 1_000,
+            created_at: a.created_at,
+            updated_at: a.created_at,
+            closed_at: None,
+            changed: Vec::new(),
+            closed_why: None,
+        };
+        let c = classify_queue(None, &rec).unwrap();
+        assert_eq!(c.kind, ChangeKind::Opened);
+        let p = IncidentPayload::from_queue(&rec, c);
+        assert_eq!(p.idempotency_key, "CMP-1:1000");
+        assert_eq!(p.incident_ids.len(), MAX_MEMBERS_IN_PAYLOAD);
+        assert_eq!(p.incident_count, 150);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["kind"], "campaign");
+        assert!(p.is_group() && !p.never_paged());
+        assert_eq!(classify_queue(Some(&rec), &rec), None, "a replayed record");
+        let mut closed = rec.clone();
+        closed.version = 2_000;
+        closed.item.status = IncidentStatus::Resolved;
+        closed.changed = vec!["closed".into(), "status".into()];
+        assert_eq!(
+            classify_queue(Some(&rec), &closed).unwrap().kind,
+            ChangeKind::StatusChanged
+        );
+        // An incident's payload says nothing of kind (incident is the default) but names its
+        // campaign.
+        let mut m = incident("m");
+        m.campaign = Some("CMP-1".into());
+        let v =
+            serde_json::to_value(IncidentPayload::new(&m, classify(None, &m).unwrap())).unwrap();
+        assert!(v.get("kind").is_none());
+        assert_eq!(v["campaign_id"], "CMP-1");
     }
 
     #[test]

@@ -99,6 +99,18 @@ pub fn cef(p: &IncidentPayload, received: DateTime<Utc>) -> String {
     // The header's Name is often clipped by SIEMs; the full title also travels here.
     ext.push(("flexString1Label", "title".into()));
     ext.push(("flexString1", p.title.clone()));
+    // What the item is (incident, campaign, digest), and the campaign or digest it is in or
+    // the members it has.
+    ext.push(("flexString2Label", "kind".into()));
+    ext.push(("flexString2", p.kind.as_str().to_owned()));
+    if let Some(g) = p.campaign_id.as_ref().or(p.digest_id.as_ref()) {
+        // No dictionary key fits: an additional-data key, as ArcSight reads them.
+        ext.push(("ad.groupId", g.clone()));
+    }
+    if p.is_group() {
+        ext.push(("cn3Label", "memberIncidents".into()));
+        ext.push(("cn3", p.incident_count.to_string()));
+    }
     if let Some(d) = p.response_deadline {
         ext.push(("deviceCustomDate1Label", "responseDeadline".into()));
         ext.push(("deviceCustomDate1", ms(d)));
@@ -139,7 +151,15 @@ pub fn leef(p: &IncidentPayload) -> String {
         ("environment", p.environment.clone()),
         ("resource", p.entity.clone()),
         ("findingCount", p.finding_count.to_string()),
+        ("kind", p.kind.as_str().to_owned()),
     ];
+    let mut attrs = attrs.to_vec();
+    if let Some(g) = p.campaign_id.as_ref().or(p.digest_id.as_ref()) {
+        attrs.push(("groupId", g.clone()));
+    }
+    if p.is_group() {
+        attrs.push(("memberIncidents", p.incident_count.to_string()));
+    }
     let body: Vec<String> = attrs
         .iter()
         .map(|(k, v)| format!("{k}={}", clean(v)))
@@ -295,7 +315,8 @@ mod tests {
         let l = leef(&p);
         assert!(l.starts_with("LEEF:2.0|Vigil|Vigil|"));
         assert!(l.contains("title=caret   pipe   tab   end"), "{l}");
-        assert_eq!(l.matches('^').count(), 11 + 1, "{l}");
+        assert_eq!(l.matches('^').count(), 12 + 1, "{l}");
+        assert!(l.contains("^kind=incident"), "{l}");
     }
 
     #[test]

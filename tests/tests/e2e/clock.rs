@@ -75,17 +75,19 @@ impl World {
 
     async fn tick(&mut self, at: DateTime<Utc>) -> vigil_domain::escalation::RunReport {
         // Two overlapping runs, as a late schedule may start them.
-        let (a, b) = tokio::join!(
-            vigil_domain::escalation::run(&self.store, &self.rb, at, 10),
-            vigil_domain::escalation::run(&self.store, &self.rb, at, 10)
+        let ((qa, a), (qb, b)) = tokio::join!(
+            vigil_domain::queue_store::minute(&self.store, &self.rb, at, 10),
+            vigil_domain::queue_store::minute(&self.store, &self.rb, at, 10)
         );
         let (a, b) = (a.unwrap(), b.unwrap());
+        let (_, _) = (qa.unwrap(), qb.unwrap());
         self.forward().await;
         vigil_domain::escalation::RunReport {
             examined: a.examined.max(b.examined),
             steps: a.steps + b.steps,
             breaches: a.breaches + b.breaches,
             refreshed: a.refreshed + b.refreshed,
+            covered: a.covered + b.covered,
             conflicts: a.conflicts + b.conflicts,
         }
     }

@@ -48,23 +48,8 @@ async fn ingested(ep: &str, test: &str) -> (DynamoStore, Vec<EventRecord>) {
         .await
         .unwrap();
     let mut poller = StreamPoller::new(streams_client(ep), arn);
-    let records = drain(&mut poller).await;
+    let records = vigil_e2e::drain_stream(&mut poller).await;
     (deps.store, records)
-}
-
-async fn drain(poller: &mut StreamPoller) -> Vec<EventRecord> {
-    let mut out = Vec::new();
-    let mut empty = 0;
-    while empty < 2 {
-        let got = poller.poll(100).await.unwrap();
-        if got.is_empty() {
-            empty += 1;
-        } else {
-            empty = 0;
-            out.extend(got);
-        }
-    }
-    out
 }
 
 /// Idempotency keys of the forwardable versions, and each incident's highest such version.
@@ -236,7 +221,7 @@ async fn every_incident_version_on_the_real_stream_reaches_every_sink_exactly_on
         assert!(r.per_sink.values().all(|s| s.delivered == 0), "{r:?}");
     }
     let arn = stream_arn(store.client(), store.table()).await.unwrap();
-    let all = drain(&mut StreamPoller::new(streams_client(&ep), arn)).await;
+    let all = vigil_e2e::drain_stream(&mut StreamPoller::new(streams_client(&ep), arn)).await;
     let later = &all[records.len()..];
     assert!(!later.is_empty());
     assert!(later
@@ -529,7 +514,7 @@ async fn an_incident_leaving_the_table_takes_its_finding_records_with_it() {
         .await
         .unwrap();
     let arn = stream_arn(store.client(), store.table()).await.unwrap();
-    let all = drain(&mut StreamPoller::new(streams_client(&ep), arn)).await;
+    let all = vigil_e2e::drain_stream(&mut StreamPoller::new(streams_client(&ep), arn)).await;
     let removal = &all[records.len()..];
     let file = tempfile::NamedTempFile::new().unwrap();
     let cfg = SinksConfig::parse(&format!(

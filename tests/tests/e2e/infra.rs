@@ -137,7 +137,10 @@ fn the_forward_event_source_mapping_keeps_only_incident_changes_and_reports_item
     // The same attribute and value the store writes and the forwarder decodes.
     assert_eq!(
         pattern["dynamodb"]["NewImage"]["entity_type"]["S"],
-        serde_json::json!(["incident"])
+        serde_json::json!([
+            vigil_aws_dynamodb::items::KIND_INCIDENT,
+            vigil_aws_dynamodb::items::KIND_QUEUE
+        ])
     );
     assert_eq!(
         pattern["eventName"],
@@ -211,6 +214,7 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
         vigil_aws_dynamodb::items::finding_pk("*"),
         vigil_aws_dynamodb::items::head_pk("*"),
         vigil_aws_dynamodb::items::incident_pk("*"),
+        vigil_aws_dynamodb::items::queue_pk("*"),
     ]
     .into_iter()
     .collect();
@@ -258,10 +262,36 @@ fn ingest_is_least_privilege_and_its_rules_filter_only_imported_findings() {
         .find(|st| s(&st["Sid"]) == "EscalationIndexQuery")
         .unwrap();
     assert_eq!(s(&q["Action"]), "dynamodb:Query");
+    let parts: Vec<String> = q["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
     assert_eq!(
-        s(&q["Condition"]["ForAllValues:StringEquals"]["dynamodb:LeadingKeys"][0]),
-        "ESCALATE"
+        parts,
+        [
+            vigil_aws_dynamodb::items::ESCALATE_PARTITION,
+            vigil_aws_dynamodb::items::QUEUE_PARTITION
+        ]
     );
+    // The queue run lists the live incidents from the by-status index, those statuses only.
+    let live = role_statements(&t, "IngestRole")
+        .into_iter()
+        .find(|st| s(&st["Sid"]) == "LiveIncidentsQuery")
+        .unwrap();
+    assert!(format!("{:?}", live["Resource"]).contains(&format!(
+        "/index/{}",
+        vigil_aws_dynamodb::items::GSI_BY_STATUS
+    )));
+    let statuses: Vec<String> = live["Condition"]["ForAllValues:StringEquals"]
+        ["dynamodb:LeadingKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect();
+    assert_eq!(statuses, ["OPEN", "ACKNOWLEDGED"]);
     // The default record states keep ARCHIVED (how incidents learn a finding went away).
     let states = s(&t["Parameters"]["ImportedRecordStates"]["Default"]);
     assert!(states.contains("ARCHIVED"), "{states}");

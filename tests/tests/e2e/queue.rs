@@ -263,12 +263,29 @@ proptest::proptest! {
     }
 }
 
+/// Every incident is paged when it opens (one step); campaigns and digests decide the rest.
+const PAGING_RB: &str = r#"
+routes:
+  pager: {}
+escalation:
+  - name: all
+    steps:
+      - { id: page, at: open, route: pager }
+"#;
+
+/// Against DynamoDB Local: the day shuffled with 25 % redeliveries, split over 4 concurrent
+/// ingests, then a batch retried, gives the same queue as the ordered in-memory replay; then
+/// the stored queue (overlapping schedule runs) reaches the sinks once, with its kinds, and
+/// digests page nobody.
 #[tokio::test]
-async fn concurrent_shuffled_replays_against_dynamodb_local_give_the_same_queue() {
+async fn concurrent_replays_give_the_same_queue_and_the_stored_queue_reaches_the_sinks_once() {
+    use forward::stream::{decode, RecordOutcome};
+    use vigil_domain::ports::QueueStore;
+    use vigil_wire::payload::IncidentPayload;
     let Some(ep) = vigil_e2e::ddb_endpoint() else {
         return;
     };
-    let rb = Runbook::default();
+    let rb = Runbook::from_yaml(PAGING_RB, "t").unwrap();
     let day = simorg::day(7);
     let mem = MemoryStore::new();
     ingest_all(&mem, &rb, &day.deliveries).await;
@@ -289,4 +306,167 @@ async fn concurrent_shuffled_replays_against_dynamodb_local_give_the_same_queue(
         f.wrong_links.is_empty() && f.hidden_serious.is_empty(),
         "{f:?}"
     );
+
+    let arn = vigil_aws_streams::stream_arn(store.client(), store.table())
+        .await
+        .unwrap();
+    let mut poller = vigil_aws_streams::StreamPoller::new(vigil_e2e::streams_client(&ep), arn);
+    let ingested = vigil_e2e::drain_stream(&mut poller).await;
+    let incidents = store.list_incidents(true).await.unwrap();
+    let queue = build(&incidents, &rb);
+    let count = |k: Kind| queue.iter().filter(|q| q.kind == k).count();
+    let (campaigns, digests, singles) = (
+        count(Kind::Campaign),
+        count(Kind::Digest),
+        count(Kind::Incident),
+    );
+    let members = |k: Kind| -> usize {
+        queue
+            .iter()
+            .filter(|q| q.kind == k)
+            .map(|q| q.incident_ids.len())
+            .sum()
+    };
+    let (in_campaigns, in_digests) = (members(Kind::Campaign), members(Kind::Digest));
+
+    // Three overlapping schedule runs (a late scheduler): each item written once, each member
+    // marked once, each campaign paged once.
+    let at = simorg::end_of_day() + chrono::Duration::minutes(1);
+    let runs = futures::future::join_all(
+        (0..3).map(|_| vigil_domain::queue_store::minute(&store, &rb, at, 10)),
+    )
+    .await;
+    let (mut opened, mut marked, mut steps, mut covered) = (0, 0, 0, 0);
+    for (q, e) in runs {
+        let (q, e) = (q.unwrap(), e.unwrap());
+        opened += q.opened;
+        marked += q.marked;
+        steps += e.steps;
+        covered += e.covered;
+    }
+    eprintln!(
+        "schedule runs x3: {opened} items stored ({campaigns} campaigns, {digests} digests), \
+         {marked} members marked, {steps} steps notified, {covered} covered"
+    );
+    assert_eq!(opened, campaigns + digests, "each item stored once");
+    assert_eq!(marked, in_campaigns, "each campaign member marked once");
+    assert_eq!(
+        steps,
+        campaigns + singles,
+        "one page per campaign and per lone incident"
+    );
+    assert_eq!(
+        covered,
+        in_campaigns - campaigns + in_digests,
+        "the other members' and every rolled-up incident's step recorded, not sent"
+    );
+    let live = store.live_queue().await.unwrap();
+    assert_eq!(live.len(), campaigns + digests);
+    // A later run finds nothing to do.
+    let (q, e) =
+        vigil_domain::queue_store::minute(&store, &rb, at + chrono::Duration::minutes(1), 10).await;
+    let (q, e) = (q.unwrap(), e.unwrap());
+    assert_eq!(
+        (q.opened, q.changed, q.closed, q.marked, e.steps),
+        (0, 0, 0, 0, 0),
+        "{q:?} {e:?}"
+    );
+
+    // What the stream hands the forwarder: every campaign and digest once, with its kind.
+    let scheduled = vigil_e2e::drain_stream(&mut poller).await;
+    let payloads =
+        |records: &[aws_lambda_events::event::dynamodb::EventRecord]| -> Vec<IncidentPayload> {
+            records
+                .iter()
+                .filter_map(|r| match decode(r).outcome {
+                    RecordOutcome::Forward(p) => Some(*p),
+                    _ => None,
+                })
+                .collect()
+        };
+    let sent = payloads(&scheduled);
+    let of = |k: Kind| sent.iter().filter(|p| p.kind == k).count();
+    assert_eq!((of(Kind::Campaign), of(Kind::Digest)), (campaigns, digests));
+    // Pages (PagerDuty, every severity): no digest and no rolled-up incident ever; each
+    // campaign opens one alert and escalates through one member.
+    let pd: vigil_wire::sinks::PagerDutySink = serde_yaml_ng::from_str(
+        "{name: pd, routing_key: {env: PD_KEY}, min_severity: INFORMATIONAL}",
+    )
+    .unwrap();
+    let key = "0123456789abcdef0123456789abcdef";
+    let all: Vec<IncidentPayload> = payloads(&ingested)
+        .into_iter()
+        .chain(sent.clone())
+        .collect();
+    let pages: Vec<&IncidentPayload> = all
+        .iter()
+        .filter(|p| {
+            vigil_wire::pagerduty::event(&pd, key, p).is_some_and(|e| e.event_action == "trigger")
+        })
+        .collect();
+    assert!(
+        pages
+            .iter()
+            .all(|p| p.kind != Kind::Digest && p.digest_id.is_none()),
+        "a digest or rolled-up incident paged"
+    );
+    assert!(pages.iter().all(|p| p.severity > SeverityLabel::Low));
+    assert_eq!(
+        pages.iter().filter(|p| p.kind == Kind::Campaign).count(),
+        campaigns
+    );
+    let escalations = sent
+        .iter()
+        .filter(|p| p.change.changed.iter().any(|c| c == "escalation"))
+        .filter(|p| vigil_wire::pagerduty::event(&pd, key, p).is_some())
+        .count();
+    assert_eq!(escalations, campaigns + singles);
+
+    // Through the real forwarder to a file sink (a SIEM): the kinds are in the payloads.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let cfg = vigil_wire::sinks::SinksConfig::parse(&format!(
+        "sinks: [{{type: file, name: f, path: '{}'}}]",
+        file.path().display()
+    ))
+    .unwrap();
+    let deps = forward::Deps {
+        dispatcher: vigil_delivery::Dispatcher::new(
+            &cfg,
+            &vigil_delivery::Secrets::local(),
+            std::sync::Arc::new(vigil_aws_dynamodb::DynamoLedger::new(
+                store.client().clone(),
+                store.table(),
+                chrono::Duration::days(1),
+            )),
+            None,
+        )
+        .unwrap(),
+        cleanup: None,
+        emit_metrics: false,
+    };
+    let mut event = aws_lambda_events::event::dynamodb::Event::default();
+    event.records = scheduled.clone();
+    let r = forward::process(&deps, &event, None).await;
+    assert_eq!(r.first_failed, None, "{r:?}");
+    // A retried batch sends nothing twice.
+    forward::process(&deps, &event, None).await;
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(file.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kind_of = |k: &str| lines.iter().filter(|l| l["kind"] == k).count();
+    assert_eq!(
+        (kind_of("campaign"), kind_of("digest")),
+        (campaigns, digests)
+    );
+    let keys: BTreeSet<&str> = lines
+        .iter()
+        .filter_map(|l| l["idempotency_key"].as_str())
+        .collect();
+    assert_eq!(keys.len(), lines.len(), "each version once");
+    assert!(lines
+        .iter()
+        .filter(|l| l["kind"] == "campaign")
+        .all(|l| l["incident_ids"].as_array().is_some_and(|m| m.len() >= 2)));
 }

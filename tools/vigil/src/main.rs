@@ -113,7 +113,8 @@ enum Command {
     Incident {
         #[arg(value_enum)]
         action: IncidentAction,
-        /// The incident id (`inc-...`).
+        /// The incident id (`inc-...`), or a campaign or digest (`CMP-...`, `DIG-...`: the
+        /// action applies to each of its member incidents).
         id: String,
         /// Who acts (recorded in the history); defaults to $USER.
         #[arg(long, env = "VIGIL_ANALYST")]
@@ -122,8 +123,8 @@ enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Run the escalation steps due now once, as the ingest function's schedule does every
-    /// minute (runbook `escalation:`).
+    /// Run the minute schedule once, as the ingest function does every minute: the queue's
+    /// campaigns and digests stored, then the escalation steps due now (runbook `escalation:`).
     Escalate,
     /// The SLA report: per severity x environment and per account, the incidents opened in the
     /// period, answered within target (%), median and p90 time to acknowledge, the breaches,
@@ -568,6 +569,55 @@ async fn main() -> Result<()> {
                 reference: None,
             };
             let action: vigil_domain::lifecycle::Action = action.into();
+            if id.starts_with("CMP-") || id.starts_with("DIG-") {
+                // A campaign or digest: the action applies to each member, recorded on each
+                // with the item's id.
+                let items = vigil::queue_cli::queue(&store, &config.runbook).await?;
+                let Some(item) = items.iter().find(|q| q.id == id) else {
+                    bail!("no campaign or digest {id} in the queue now (see vigil queue)");
+                };
+                let actor = Actor {
+                    reference: Some(id.clone()),
+                    ..actor
+                };
+                if action == vigil_domain::lifecycle::Action::Suppress
+                    && note.as_deref().is_none_or(|n| n.trim().is_empty())
+                {
+                    bail!("suppressing {id} needs a reason (--note)");
+                }
+                let note = note
+                    .map(|n| format!("{n} (through {id})"))
+                    .unwrap_or_else(|| format!("through {id}"));
+                let (mut changed, mut unchanged) = (0, 0);
+                for member in &item.incident_ids {
+                    match transition(
+                        &store,
+                        member,
+                        action,
+                        &actor,
+                        Some(&note),
+                        Utc::now(),
+                        config.settings.max_attempts,
+                    )
+                    .await?
+                    {
+                        Outcome::Changed(i) => {
+                            changed += 1;
+                            println!("{member}: -> {} by {}", i.status, actor.by);
+                        }
+                        Outcome::Unchanged(i) => {
+                            unchanged += 1;
+                            println!("{member}: already {}", i.status);
+                        }
+                        Outcome::NotFound => println!("{member}: gone"),
+                    }
+                }
+                println!(
+                    "{id}: {changed} of {} member incidents changed, {unchanged} already so",
+                    item.incident_ids.len()
+                );
+                return Ok(());
+            }
             match transition(
                 &store,
                 &id,
@@ -607,16 +657,22 @@ async fn main() -> Result<()> {
         }
         Command::Escalate => {
             let store = DynamoStore::new(client, config.table_name);
-            let r = vigil_domain::escalation::run(
+            let (queue, escalation) = vigil_domain::queue_store::minute(
                 &store,
                 &config.runbook,
                 Utc::now(),
                 config.settings.max_attempts,
             )
-            .await?;
+            .await;
+            let q = queue?;
             println!(
-                "escalation: {} incidents looked at, {} steps done, {} deadlines breached, {} rescheduled",
-                r.examined, r.steps, r.breaches, r.refreshed
+                "queue: {} campaigns, {} digests, {} incidents; stored items {} opened, {} changed, {} closed; {} members marked",
+                q.campaigns, q.digests, q.incidents, q.opened, q.changed, q.closed, q.marked
+            );
+            let r = escalation?;
+            println!(
+                "escalation: {} incidents looked at, {} steps done, {} covered by a campaign or digest, {} deadlines breached, {} rescheduled",
+                r.examined, r.steps, r.covered, r.breaches, r.refreshed
             );
         }
         Command::Report {

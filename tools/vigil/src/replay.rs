@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ingest::{process, Deps, IngestError};
-use vigil_domain::IncidentStore;
 
 /// Totals of one replay.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -21,7 +20,7 @@ pub struct ReplayTotals {
 
 /// Replays `files` in order, one line per event on `out`, problems on `err`. A store failure
 /// stops the replay (it would fail every later event the same way).
-pub async fn replay_files<S: IncidentStore + vigil_domain::ports::EscalationIndex>(
+pub async fn replay_files<S: ingest::Store>(
     deps: &Deps<S>,
     files: &[PathBuf],
     out: &mut impl Write,

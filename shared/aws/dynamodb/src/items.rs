@@ -7,6 +7,7 @@
 //! | incident | `I#<incident id>` | `I` | `v`, `b`, `ttl`, `st` (status), `entity_type` | by-status: `st` / `pk` |
 //! | delivery state, outbox, dead letters, leases | see [`crate::ledger`] | | | gsi3 |
 //! | runbook rule hit counts | `R#<rule id>` | `R` | see [`crate::rule_stats`] | - |
+//! | campaign, digest | `Q#<item id>` | `Q` | `v`, `b`, `entity_type`, `ttl` (once closed) | gsi3: `QUEUE` / `<item id>` while live |
 //!
 //! `v` is the version every conditional write checks, `ttl` the expiry (epoch seconds), and `b`
 //! the record itself, compressed ([`crate::codec`]). Attribute names are short because DynamoDB
@@ -23,6 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use vigil_domain::incident::Incident;
+use vigil_domain::queue_store::QueueRecord;
 use vigil_domain::{CorrelationHead, FindingRecord, StoreError};
 
 use crate::codec::{pack, unpack};
@@ -38,6 +40,8 @@ pub const GSI_BY_STATUS: &str = "by-status";
 pub const GSI_OUTBOX: &str = "gsi3";
 /// The escalation index's partition in [`GSI_OUTBOX`].
 pub const ESCALATE_PARTITION: &str = "ESCALATE";
+/// The live campaigns' and digests' partition in [`GSI_OUTBOX`].
+pub const QUEUE_PARTITION: &str = "QUEUE";
 
 /// Attribute names of the store's items.
 pub const ATTR_VERSION: &str = "v";
@@ -54,6 +58,7 @@ pub const KIND_DELIVERY: &str = "delivery";
 pub const KIND_OUTBOX: &str = "outbox";
 pub const KIND_DEAD_LETTER: &str = "dead_letter";
 pub const KIND_LEASE: &str = "lease";
+pub const KIND_QUEUE: &str = "queue";
 
 pub fn finding_pk(key: &str) -> String {
     format!("F#{key}")
@@ -63,6 +68,9 @@ pub fn head_pk(key: &str) -> String {
 }
 pub fn incident_pk(id: &str) -> String {
     format!("I#{id}")
+}
+pub fn queue_pk(id: &str) -> String {
+    format!("Q#{id}")
 }
 pub fn delivery_pk(incident_id: &str) -> String {
     format!("D#{incident_id}")
@@ -161,6 +169,70 @@ pub fn incident_item(i: &Incident) -> Result<Item, StoreError> {
         );
     }
     Ok(item)
+}
+
+pub fn queue_item(r: &QueueRecord) -> Result<Item, StoreError> {
+    let json = serde_json::to_vec(r).map_err(encode_error)?;
+    let mut item = keyed(queue_pk(&r.item.id), "Q", r.version, pack(&json, None)?);
+    item.insert("entity_type".into(), s(KIND_QUEUE));
+    match r.expires_at() {
+        Some(at) => {
+            item.insert(ATTR_TTL.into(), n(at.timestamp()));
+        }
+        None => {
+            item.insert("gsi3pk".into(), s(QUEUE_PARTITION));
+            item.insert("gsi3sk".into(), s(r.item.id.clone()));
+        }
+    }
+    Ok(item)
+}
+
+/// Decodes a campaign or digest from its stream image.
+pub fn queue_from_image(image: &serde_dynamo::Item) -> Result<QueueRecord, StoreError> {
+    queue_from_parts(image_parts(image))
+}
+
+/// The parts of a stream image a record is decoded from.
+fn image_parts(image: &serde_dynamo::Item) -> Parts<'_> {
+    Parts {
+        pk: match image.get("pk") {
+            Some(serde_dynamo::AttributeValue::S(s)) => s.as_str(),
+            _ => "<no pk>",
+        },
+        version: match image.get(ATTR_VERSION) {
+            Some(serde_dynamo::AttributeValue::N(v)) => Some(v.as_str()),
+            _ => None,
+        },
+        body: match image.get(ATTR_BODY) {
+            Some(serde_dynamo::AttributeValue::B(b)) => Some(b.as_slice()),
+            _ => None,
+        },
+    }
+}
+
+fn queue_from_parts(parts: Parts<'_>) -> Result<QueueRecord, StoreError> {
+    let corrupt = |message: String| StoreError::Corrupt {
+        key: parts.pk.to_owned(),
+        message,
+    };
+    let body = parts.body.ok_or_else(|| corrupt("no body".into()))?;
+    let version: u64 = parts
+        .version
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| corrupt("no version".into()))?;
+    let (json, _) = unpack(parts.pk, body)?;
+    let mut v: Value = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
+    let Value::Object(m) = &mut v else {
+        return Err(corrupt("body is not an object".into()));
+    };
+    m.insert("version".into(), Value::from(version));
+    serde_json::from_value(v).map_err(|e| corrupt(e.to_string()))
+}
+
+impl Stored for QueueRecord {
+    fn from_item(item: Item) -> Result<Self, StoreError> {
+        queue_from_parts(parts(&item))
+    }
 }
 
 pub fn head_item(h: &CorrelationHead) -> Result<Item, StoreError> {
@@ -278,19 +350,7 @@ pub const ATTR_WRITEBACK: &str = "wb";
 
 /// Decodes a finding record from a stream image (as Lambda delivers it).
 pub fn finding_from_image(image: &serde_dynamo::Item) -> Result<FindingRecord, StoreError> {
-    let pk = match image.get("pk") {
-        Some(serde_dynamo::AttributeValue::S(s)) => s.as_str(),
-        _ => "<no pk>",
-    };
-    let version = match image.get(ATTR_VERSION) {
-        Some(serde_dynamo::AttributeValue::N(v)) => Some(v.as_str()),
-        _ => None,
-    };
-    let body = match image.get(ATTR_BODY) {
-        Some(serde_dynamo::AttributeValue::B(b)) => Some(b.as_slice()),
-        _ => None,
-    };
-    rebuild(Parts { pk, version, body }, "key", true)
+    rebuild(image_parts(image), "key", true)
 }
 
 /// Whether a stream image is a finding asking for a Security Hub write-back.
@@ -300,31 +360,14 @@ pub fn wants_writeback(image: &serde_dynamo::Item) -> bool {
 
 /// Decodes an incident from a stream image (as Lambda delivers it).
 pub fn incident_from_image(image: &serde_dynamo::Item) -> Result<Incident, StoreError> {
-    let pk = match image.get("pk") {
-        Some(serde_dynamo::AttributeValue::S(s)) => s.as_str(),
-        _ => "<no pk>",
-    };
-    match image.get(ATTR_BODY) {
-        Some(serde_dynamo::AttributeValue::B(body)) => {
-            let version = match image.get(ATTR_VERSION) {
-                Some(serde_dynamo::AttributeValue::N(v)) => Some(v.as_str()),
-                _ => None,
-            };
-            rebuild(
-                Parts {
-                    pk,
-                    version,
-                    body: Some(body),
-                },
-                "id",
-                false,
-            )
-        }
-        _ => serde_dynamo::from_item(image.clone()).map_err(|e| StoreError::Corrupt {
-            key: pk.to_owned(),
-            message: e.to_string(),
-        }),
+    let parts = image_parts(image);
+    if parts.body.is_some() {
+        return rebuild(parts, "id", false);
     }
+    serde_dynamo::from_item(image.clone()).map_err(|e| StoreError::Corrupt {
+        key: parts.pk.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// The item size DynamoDB bills: attribute names plus values (numbers approximated by their

@@ -389,6 +389,38 @@ impl IncidentStore for DynamoStore {
     }
 }
 
+impl vigil_domain::ports::QueueStore for DynamoStore {
+    /// Queries the queue partition of the sparse index (keys only), then reads the items.
+    async fn live_queue(&self) -> Result<Vec<vigil_domain::queue_store::QueueRecord>, StoreError> {
+        let pks = self
+            .gsi3_keys(crate::items::QUEUE_PARTITION, None, usize::MAX)
+            .await?;
+        let recs: Vec<vigil_domain::queue_store::QueueRecord> = self.batch_get(pks, "Q").await?;
+        // The index is eventually consistent: an item closed since is not live.
+        Ok(recs.into_iter().filter(|r| r.is_live()).collect())
+    }
+
+    async fn get_queue(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<vigil_domain::queue_store::QueueRecord>, StoreError> {
+        self.batch_get(ids.iter().map(|i| crate::items::queue_pk(i)).collect(), "Q")
+            .await
+    }
+
+    async fn put_queue(
+        &self,
+        p: &vigil_domain::ports::Put<vigil_domain::queue_store::QueueRecord>,
+    ) -> Result<(), StoreError> {
+        let what = format!("queue item {}", p.item.item.id);
+        let item = checked(&what, crate::items::queue_item(&p.item)?)?;
+        self.put(item, p.expect).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => StoreError::Conflict { what },
+            e => e,
+        })
+    }
+}
+
 impl vigil_domain::ports::EscalationIndex for DynamoStore {
     /// Queries the escalation partition of the sparse index for next checks up to `now`,
     /// earliest first (keys only; the runner reads each incident strongly before acting).
@@ -398,29 +430,46 @@ impl vigil_domain::ports::EscalationIndex for DynamoStore {
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
         let upto = format!("{}#~", now.format("%Y-%m-%dT%H:%M:%SZ"));
-        let mut out = Vec::new();
-        let mut pages = self
+        let pks = self
+            .gsi3_keys(crate::items::ESCALATE_PARTITION, Some(upto), limit)
+            .await?;
+        Ok(pks
+            .iter()
+            .filter_map(|pk| pk.strip_prefix("I#").map(str::to_owned))
+            .collect())
+    }
+}
+
+impl DynamoStore {
+    /// The keys (`pk`) in one partition of the sparse index, up to `upto` on its sort key,
+    /// in its order, at most `limit`.
+    async fn gsi3_keys(
+        &self,
+        partition: &str,
+        upto: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut q = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(crate::items::GSI_OUTBOX)
-            .key_condition_expression("gsi3pk = :p AND gsi3sk <= :u")
-            .expression_attribute_values(
-                ":p",
-                AttributeValue::S(crate::items::ESCALATE_PARTITION.to_owned()),
-            )
-            .expression_attribute_values(":u", AttributeValue::S(upto))
-            .projection_expression("pk")
-            .into_paginator()
-            .send();
+            .expression_attribute_values(":p", AttributeValue::S(partition.to_owned()))
+            .projection_expression("pk");
+        q = match upto {
+            Some(u) => q
+                .key_condition_expression("gsi3pk = :p AND gsi3sk <= :u")
+                .expression_attribute_values(":u", AttributeValue::S(u)),
+            None => q.key_condition_expression("gsi3pk = :p"),
+        };
+        let mut out = Vec::new();
+        let mut pages = q.into_paginator().send();
         while let Some(page) = pages.next().await {
             self.reads.fetch_add(1, Ordering::Relaxed);
             let page = page.map_err(|e| classify("Query", e))?;
             for item in page.items.unwrap_or_default() {
                 if let Some(AttributeValue::S(pk)) = item.get("pk") {
-                    if let Some(id) = pk.strip_prefix("I#") {
-                        out.push(id.to_owned());
-                    }
+                    out.push(pk.clone());
                 }
             }
             if out.len() >= limit {

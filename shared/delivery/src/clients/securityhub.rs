@@ -124,7 +124,8 @@ impl SecurityHubClient {
 
     /// The write-back version `p` asks for, if any.
     fn version<'p>(&self, p: &'p IncidentPayload) -> Option<Version<'p>> {
-        if p.severity < self.config.min_severity {
+        // A campaign's or digest's findings are its members': each member writes its own.
+        if p.is_group() || p.severity < self.config.min_severity {
             return None;
         }
         let changed = |f: &str| p.change.changed.iter().any(|c| c == f);

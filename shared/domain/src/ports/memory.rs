@@ -21,6 +21,7 @@ struct Tables {
     heads: HashMap<String, CorrelationHead>,
     incidents: BTreeMap<String, Incident>,
     rule_stats: BTreeMap<String, crate::triage::RuleStat>,
+    queue: BTreeMap<String, crate::queue_store::QueueRecord>,
 }
 
 /// DynamoDB's limits that the fake enforces like the real table: partition key bytes and item
@@ -353,6 +354,47 @@ impl IncidentStore for MemoryStore {
 
     async fn backoff(&self, _attempt: u32) {
         std::thread::yield_now();
+    }
+}
+
+impl super::QueueStore for MemoryStore {
+    async fn live_queue(&self) -> Result<Vec<crate::queue_store::QueueRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .queue
+            .values()
+            .filter(|r| r.is_live())
+            .cloned()
+            .collect())
+    }
+
+    async fn get_queue(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<crate::queue_store::QueueRecord>, StoreError> {
+        let t = self.lock();
+        Ok(ids.iter().filter_map(|i| t.queue.get(i).cloned()).collect())
+    }
+
+    async fn put_queue(
+        &self,
+        p: &super::Put<crate::queue_store::QueueRecord>,
+    ) -> Result<(), StoreError> {
+        self.interruption()?;
+        let mut t = self.lock();
+        let stored = t.queue.get(&p.item.item.id).map(|r| r.version);
+        check(p.expect, stored, &format!("queue item {}", p.item.item.id)).inspect_err(|_| {
+            self.conflicts.fetch_add(1, Ordering::Relaxed);
+        })?;
+        t.queue.insert(p.item.item.id.clone(), p.item.clone());
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// Every stored campaign and digest, closed or not.
+    pub fn queue_records(&self) -> Vec<crate::queue_store::QueueRecord> {
+        self.lock().queue.values().cloned().collect()
     }
 }
 

@@ -131,6 +131,26 @@ pub trait EscalationIndex: Send + Sync {
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 }
 
+/// The stored campaigns and digests (see [`crate::queue_store`]).
+pub trait QueueStore: Send + Sync {
+    /// Every item still in the queue (not closed).
+    fn live_queue(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::queue_store::QueueRecord>, StoreError>> + Send;
+
+    /// The items of these ids that exist, closed or not.
+    fn get_queue(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<crate::queue_store::QueueRecord>, StoreError>> + Send;
+
+    /// Writes one item if its expectation holds ([`StoreError::Conflict`] otherwise).
+    fn put_queue(
+        &self,
+        put: &Put<crate::queue_store::QueueRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// Read side used by the CLI and tests.
 pub trait IncidentReader: Send + Sync {
     /// Every incident, or with `open_only` those an analyst may still act on (open or
