@@ -164,12 +164,10 @@ pub struct Summary {
     /// notifying nobody.
     pub escalation_covered: usize,
     /// The queue run of the schedule: campaigns and digests in the queue, stored items written
-    /// (opened, changed, closed), and whether it failed (escalation still ran).
+    /// (opened, changed, closed). A failed run fails the invocation, after escalation ran.
     pub queue_campaigns: usize,
     pub queue_digests: usize,
     pub queue_written: usize,
-    #[serde(skip)]
-    pub queue_failed: bool,
     pub incidents_opened: usize,
     pub incidents_changed: usize,
     pub writes: u64,
@@ -258,7 +256,6 @@ pub async fn process<S: Store>(deps: &Deps<S>, payload: &str) -> Result<Summary,
                 );
             }
             Err(e) => {
-                summary.queue_failed = true;
                 tracing::error!(event_id, error = %e, retryable = e.is_retryable(),
                     "queue run failed; escalation ran without campaigns and the next run retries");
             }

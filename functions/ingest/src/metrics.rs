@@ -30,7 +30,6 @@ pub fn emf_line(s: &Summary, failed: bool, timestamp_ms: i64) -> String {
         ("QueueCampaigns", s.queue_campaigns),
         ("QueueDigests", s.queue_digests),
         ("QueueItemsWritten", s.queue_written),
-        ("QueueRunFailed", usize::from(s.queue_failed)),
     ];
     let mut v = json!({
         "_aws": {

@@ -309,17 +309,19 @@ pub fn escalate(rb: &Runbook, inc: &Incident, now: DateTime<Utc>) -> Option<Inci
 }
 
 /// Why an incident's steps notify nobody themselves: a campaign escalates for it through
-/// another member, or it is rolled up in a digest (never paged).
+/// another member under the same policy, or it is rolled up in a digest (never paged). A
+/// member whose policy differs from that member's (another severity or environment), or whose
+/// campaign had no member waiting when the queue run saw it, escalates on its own.
 pub fn covered(
     inc: &Incident,
     rb: &Runbook,
     groups: &crate::queue_store::Groups,
 ) -> Option<String> {
-    if let Some((campaign, via)) = groups.covered_by(&inc.id) {
-        return Some(match via {
-            Some(v) => format!("campaign {campaign} escalates through {v}"),
-            None => format!("campaign {campaign} has no member waiting for an acknowledgement"),
-        });
+    if let Some(m) = groups.covered_by(&inc.id) {
+        let own = policy_for(rb, inc).map(|p| p.name.as_str());
+        if let Some(v) = m.via.as_deref().filter(|_| own == m.via_policy.as_deref()) {
+            return Some(format!("campaign {} escalates through {v}", m.campaign));
+        }
     }
     rb.queue
         .digest_id(inc)

@@ -61,7 +61,8 @@ pub struct ItemDetail {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation_url: Option<String>,
     /// The member a campaign's escalation goes through: the most severe member waiting for an
-    /// acknowledgement, earliest deadline first (none when every member is acknowledged).
+    /// acknowledgement, then the most important environment, then the earliest deadline (none
+    /// when every member is acknowledged).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalates_via: Option<String>,
 }
@@ -130,6 +131,7 @@ pub fn detail(item: &QueueItem, incidents: &HashMap<&str, &Incident>) -> ItemDet
         .min_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
+                .then(b.environment.cmp(&a.environment))
                 .then(
                     a.response_deadline
                         .is_none()
@@ -326,19 +328,33 @@ pub fn plan(
 /// (for [`crate::escalation::run`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Groups {
-    /// Incident id -> (campaign id, the member it escalates through).
-    pub campaign_of: HashMap<String, (String, Option<String>)>,
+    /// Incident id -> its campaign.
+    pub campaign_of: HashMap<String, Membership>,
+}
+
+/// An incident's campaign, as the queue run saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub campaign: String,
+    /// The member the campaign escalates through, and the escalation policy that applies to
+    /// it (another member's steps are covered only under the same policy).
+    pub via: Option<String>,
+    pub via_policy: Option<String>,
 }
 
 impl Groups {
-    /// The campaign `incident_id` is in when another member escalates for it.
-    pub fn covered_by(&self, incident_id: &str) -> Option<(&str, Option<&str>)> {
-        let (c, via) = self.campaign_of.get(incident_id)?;
-        (via.as_deref() != Some(incident_id)).then_some((c.as_str(), via.as_deref()))
+    /// The campaign `incident_id` is in, when it is not the member the campaign escalates
+    /// through.
+    pub fn covered_by(&self, incident_id: &str) -> Option<&Membership> {
+        self.campaign_of
+            .get(incident_id)
+            .filter(|m| m.via.as_deref() != Some(incident_id))
     }
 
     pub fn campaign(&self, incident_id: &str) -> Option<&str> {
-        self.campaign_of.get(incident_id).map(|(c, _)| c.as_str())
+        self.campaign_of
+            .get(incident_id)
+            .map(|m| m.campaign.as_str())
     }
 }
 
@@ -385,11 +401,21 @@ where
         }
         let d = detail(q, &by_id);
         if q.kind == Kind::Campaign {
+            let via_policy = d
+                .escalates_via
+                .as_deref()
+                .and_then(|v| by_id.get(v))
+                .and_then(|i| crate::escalation::policy_for(rb, i))
+                .map(|p| p.name.clone());
             for m in &q.incident_ids {
-                report
-                    .groups
-                    .campaign_of
-                    .insert(m.clone(), (q.id.clone(), d.escalates_via.clone()));
+                report.groups.campaign_of.insert(
+                    m.clone(),
+                    Membership {
+                        campaign: q.id.clone(),
+                        via: d.escalates_via.clone(),
+                        via_policy: via_policy.clone(),
+                    },
+                );
             }
         }
         details.insert(q.id.clone(), d);

@@ -222,6 +222,42 @@ fn a_campaign_escalates_through_one_member_and_a_digest_is_never_paged() {
     });
 }
 
+#[test]
+fn a_member_under_another_policy_than_the_escalating_one_escalates_on_its_own() {
+    rt().block_on(async {
+        let rb = Runbook::from_yaml(
+            r#"
+routes:
+  pager: {}
+  chat: {}
+escalation:
+  - name: high
+    severities: [CRITICAL, HIGH]
+    steps:
+      - { id: page, at: open, route: pager }
+  - name: medium
+    severities: [MEDIUM]
+    steps:
+      - { id: post, at: open, route: chat }
+"#,
+            "t",
+        )
+        .unwrap();
+        let store = MemoryStore::new();
+        let mut fs = attack();
+        fs.push(instance_hit("c", "i-db", "198.51.100.7", "MEDIUM", 35));
+        ingest(&store, &rb, &fs, 40).await;
+        let (q, e) = minute(&store, &rb, at_minutes(41), 5).await;
+        let (q, e) = (q.unwrap(), e.unwrap());
+        assert_eq!(q.campaigns, 1);
+        assert_eq!(
+            (e.steps, e.covered),
+            (2, 1),
+            "the campaign pages once; the MEDIUM member's own policy is not the campaign's, so it posts: {e:?}"
+        );
+    });
+}
+
 mod prop {
     use super::*;
     use proptest::prelude::*;

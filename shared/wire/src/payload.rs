@@ -114,18 +114,15 @@ fn default_kind() -> Kind {
     Kind::Incident
 }
 
-fn is_incident(k: &Kind) -> bool {
-    *k == Kind::Incident
-}
-
 /// An incident, campaign or digest as sent to every sink: bounded in size whatever its size.
-/// `kind` says which (absent: `incident`); a campaign's and a digest's id is in
+/// `kind` says which (`incident`, `campaign`, `digest`; read as `incident` when absent, as
+/// versions queued before it have it); a campaign's and a digest's id is in
 /// `incident_id` (`CMP-...`, `DIG-...`), their members in `incident_ids`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentPayload {
     /// `<id>:<version>`: receivers drop duplicates on it.
     pub idempotency_key: String,
-    #[serde(default = "default_kind", skip_serializing_if = "is_incident")]
+    #[serde(default = "default_kind")]
     pub kind: Kind,
     pub incident_id: String,
     pub version: u64,
@@ -527,13 +524,12 @@ pub(crate) mod tests {
             classify_queue(Some(&rec), &closed).unwrap().kind,
             ChangeKind::StatusChanged
         );
-        // An incident's payload says nothing of kind (incident is the default) but names its
-        // campaign.
+        // An incident's payload says so, and names its campaign.
         let mut m = incident("m");
         m.campaign = Some("CMP-1".into());
         let v =
             serde_json::to_value(IncidentPayload::new(&m, classify(None, &m).unwrap())).unwrap();
-        assert!(v.get("kind").is_none());
+        assert_eq!(v["kind"], "incident");
         assert_eq!(v["campaign_id"], "CMP-1");
     }
 
