@@ -183,7 +183,7 @@ log "a campaign led by an attack sequence, each link explained: vigil explain $C
 log "a digest of low-severity noise (never paged; its incidents are still listed): vigil explain $DIGEST"
 DIGEST_TEXT=$("$VIGIL" explain "$DIGEST")
 sed -n '1,14p' <<<"$DIGEST_TEXT"
-log "the minute schedule (vigil escalate): the queue run stores each campaign and digest, then escalation acts once per campaign (the day is old: its deadlines are marked breached; logs hidden)"
+log "the minute schedule (vigil escalate): the queue run stores each campaign and digest, then the escalation run, which acts once per campaign (this day is old: its deadlines are only marked breached; logs hidden)"
 "$VIGIL" escalate 2>/dev/null
 log "running it again writes nothing"
 "$VIGIL" escalate 2>/dev/null

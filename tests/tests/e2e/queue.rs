@@ -469,4 +469,42 @@ async fn concurrent_replays_give_the_same_queue_and_the_stored_queue_reaches_the
         .iter()
         .filter(|l| l["kind"] == "campaign")
         .all(|l| l["incident_ids"].as_array().is_some_and(|m| m.len() >= 2)));
+
+    // A new sink caught up (`vigil catch-up --open`) gets the live campaigns and digests too.
+    let late = tempfile::NamedTempFile::new().unwrap();
+    let cfg = vigil_wire::sinks::SinksConfig::parse(&format!(
+        "sinks: [{{type: file, name: late, path: '{}'}}]",
+        late.path().display()
+    ))
+    .unwrap();
+    let ledger = vigil_aws_dynamodb::DynamoLedger::new(
+        store.client().clone(),
+        store.table(),
+        chrono::Duration::days(1),
+    );
+    let deps = forward::Deps {
+        dispatcher: vigil_delivery::Dispatcher::new(
+            &cfg,
+            &vigil_delivery::Secrets::local(),
+            std::sync::Arc::new(ledger.clone()),
+            None,
+        )
+        .unwrap(),
+        cleanup: None,
+        emit_metrics: false,
+    };
+    let r = vigil::redrive::catch_up(&deps, &store, &ledger, true)
+        .await
+        .unwrap();
+    assert_eq!(r.first_failed, None, "{r:?}");
+    let caught: Vec<serde_json::Value> = std::fs::read_to_string(late.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kind_of = |k: &str| caught.iter().filter(|l| l["kind"] == k).count();
+    assert_eq!(
+        (kind_of("campaign"), kind_of("digest"), kind_of("incident")),
+        (campaigns, digests, incidents.len())
+    );
 }

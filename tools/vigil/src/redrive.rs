@@ -87,32 +87,43 @@ pub async fn catch_up(
     ledger: &dyn DeliveryLedger,
     open_only: bool,
 ) -> Result<BatchReport, RedriveError> {
+    use vigil_domain::ports::QueueStore;
     let incidents = store.list_incidents(open_only).await?;
-    let ids: Vec<String> = incidents.iter().map(|i| i.id.clone()).collect();
+    // The live campaigns and digests too: their latest versions, like the incidents'.
+    let queue = store.live_queue().await?;
+    let ids: Vec<String> = incidents
+        .iter()
+        .map(|i| i.id.clone())
+        .chain(queue.iter().map(|q| q.item.id.clone()))
+        .collect();
     let states = ledger.states(&ids).await?;
     let sinks = deps.dispatcher.sink_names();
-    let behind: Vec<IncidentPayload> = incidents
+    let lacks = |id: &str, version: u64| {
+        sinks.iter().any(|s| {
+            states
+                .get(id)
+                .and_then(|m| m.get(*s))
+                .is_none_or(|st| st.settled < version)
+        })
+    };
+    let resync = || Change {
+        kind: ChangeKind::Resync,
+        changed: Vec::new(),
+    };
+    let mut behind: Vec<IncidentPayload> = incidents
         .iter()
-        .filter(|i| {
-            sinks.iter().any(|s| {
-                states
-                    .get(&i.id)
-                    .and_then(|m| m.get(*s))
-                    .is_none_or(|st| st.settled < i.version)
-            })
-        })
-        .map(|i| {
-            IncidentPayload::new(
-                i,
-                Change {
-                    kind: ChangeKind::Resync,
-                    changed: Vec::new(),
-                },
-            )
-        })
+        .filter(|i| lacks(&i.id, i.version))
+        .map(|i| IncidentPayload::new(i, resync()))
         .collect();
+    behind.extend(
+        queue
+            .iter()
+            .filter(|q| lacks(&q.item.id, q.version))
+            .map(|q| IncidentPayload::from_queue(q, resync())),
+    );
     tracing::info!(
         incidents = incidents.len(),
+        campaigns_and_digests = queue.len(),
         behind = behind.len(),
         "catching up sinks"
     );
