@@ -380,7 +380,7 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
     let dash: serde_json::Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}\n{out}"));
     let widgets = dash["widgets"].as_array().unwrap();
-    assert_eq!(widgets.len(), 10);
+    assert_eq!(widgets.len(), 11);
     // Every Vigil metric named in a widget is one the code emits.
     let emitted = [
         "FindingsReceived",
@@ -398,6 +398,11 @@ fn the_dashboard_is_valid_json_and_graphs_emitted_metrics() {
         "DeadLettered",
         "TimeToAcknowledge",
         "DeadlineBreached",
+        "QueueCampaigns",
+        "QueueDigests",
+        "QueueItemsWritten",
+        "EscalationSteps",
+        "EscalationCovered",
     ];
     let lines = [
         ingest::metrics::emf_line(&ingest::Summary::default(), false, 0),
