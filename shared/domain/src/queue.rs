@@ -467,17 +467,23 @@ pub fn build(incidents: &[Incident], rb: &Runbook) -> Vec<QueueItem> {
         items.push(digest(&live, &members, &account, &ty, bucket));
     }
     items.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then(
-                a.response_deadline
-                    .is_none()
-                    .cmp(&b.response_deadline.is_none()),
-            )
-            .then(a.response_deadline.cmp(&b.response_deadline))
-            .then(a.id.cmp(&b.id))
+        (
+            std::cmp::Reverse(a.severity),
+            deadline_order(a.response_deadline),
+            &a.id,
+        )
+            .cmp(&(
+                std::cmp::Reverse(b.severity),
+                deadline_order(b.response_deadline),
+                &b.id,
+            ))
     });
     items
+}
+
+/// Deadlines in urgency order: the earliest first, none last.
+pub(crate) fn deadline_order(d: Option<DateTime<Utc>>) -> (bool, Option<DateTime<Utc>>) {
+    (d.is_none(), d)
 }
 
 fn status_of<'a>(incs: impl Iterator<Item = &'a Incident>) -> IncidentStatus {

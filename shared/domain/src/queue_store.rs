@@ -128,17 +128,13 @@ pub fn detail(item: &QueueItem, incidents: &HashMap<&str, &Incident>) -> ItemDet
     let escalates_via = members
         .iter()
         .filter(|i| i.awaits_acknowledgement())
-        .min_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then(b.environment.cmp(&a.environment))
-                .then(
-                    a.response_deadline
-                        .is_none()
-                        .cmp(&b.response_deadline.is_none()),
-                )
-                .then(a.response_deadline.cmp(&b.response_deadline))
-                .then(a.id.cmp(&b.id))
+        .min_by_key(|i| {
+            (
+                std::cmp::Reverse(i.severity),
+                std::cmp::Reverse(i.environment),
+                crate::queue::deadline_order(i.response_deadline),
+                &i.id,
+            )
         })
         .map(|i| i.id.clone());
     let take = |s: std::collections::BTreeSet<&str>, n: usize| -> Vec<String> {
@@ -426,9 +422,10 @@ where
         .map(|q| q.id.clone())
         .collect();
     let mut stored = store.live_queue().await?;
+    let live: std::collections::HashSet<&str> = stored.iter().map(|r| r.item.id.as_str()).collect();
     let missing: Vec<String> = ids
         .iter()
-        .filter(|id| !stored.iter().any(|r| &r.item.id == *id))
+        .filter(|id| !live.contains(id.as_str()))
         .cloned()
         .collect();
     // Items of these ids closed earlier (a campaign that forms again).
@@ -463,7 +460,7 @@ where
         if want == inc.campaign {
             continue;
         }
-        match mark(store, &inc.id, want.as_deref(), now, max_attempts).await? {
+        match mark(store, inc, want.as_deref(), now, max_attempts).await? {
             (true, c) => {
                 report.marked += 1;
                 report.conflicts += c;
@@ -495,25 +492,30 @@ where
     (queue, escalation)
 }
 
-/// Writes `campaign` on the incident, conditionally on the version read (again on a conflict).
+/// Writes `campaign` on the incident, conditionally on the version listed (on a conflict,
+/// again on the version read then).
 async fn mark<S: IncidentStore>(
     store: &S,
-    id: &str,
+    listed: &Incident,
     campaign: Option<&str>,
     now: DateTime<Utc>,
     max_attempts: u32,
 ) -> Result<(bool, u64), StoreError> {
     let mut conflicts = 0;
+    let mut current = Some(listed.clone());
     for attempt in 0..max_attempts.max(1) {
-        let Some(inc) = store
-            .get_incidents(&[id.to_owned()])
-            .await?
-            .remove(id)
-            .filter(Incident::is_live)
-        else {
-            return Ok((false, conflicts));
+        let inc = match current.take() {
+            Some(i) => i,
+            None => match store
+                .get_incidents(std::slice::from_ref(&listed.id))
+                .await?
+                .remove(&listed.id)
+            {
+                Some(i) => i,
+                None => return Ok((false, conflicts)),
+            },
         };
-        if inc.campaign.as_deref() == campaign {
+        if !inc.is_live() || inc.campaign.as_deref() == campaign {
             return Ok((false, conflicts));
         }
         let mut next = inc.clone();
